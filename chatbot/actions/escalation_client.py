@@ -1,0 +1,229 @@
+"""Client for the escalation service's HTTP API (`/api/v1`, see docs/interfaces.md).
+
+The custom actions never talk HTTP themselves: they call `get_client()`, which builds one
+`EscalationClient` from the environment on first use (never at import time). Unit tests
+swap in the fake twin from `tests/chatbot/fakes.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Mapping, Optional
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+# Settings as data: name -> (default, help). The README documents every one (a test checks).
+SETTINGS: dict[str, tuple[str, str]] = {
+    "CARE_API_URL": (
+        "http://127.0.0.1:5000",
+        "Base URL of the escalation service, as seen by the action server.",
+    ),
+    "CARE_SERVICE_TOKEN": (
+        "dev-service-token",
+        "Bearer token the actions use for the escalation API's service endpoints.",
+    ),
+    "CARE_API_TIMEOUT": (
+        "5",
+        "Seconds before a call to the escalation API counts as failed (connect + read).",
+    ),
+}
+
+
+class EscalationError(Exception):
+    """A call to the escalation API did not succeed."""
+
+
+class ServiceUnavailable(EscalationError):
+    """Connection refused, timeout or 5xx: the same request may succeed later."""
+
+
+class ApiError(EscalationError):
+    """The API answered with an error (4xx); repeating the request will not help."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclasses.dataclass(frozen=True)
+class KbHit:
+    article_id: str
+    title: str
+    url: str
+    snippet: str
+    score: float
+
+
+@dataclasses.dataclass(frozen=True)
+class KbSearchResult:
+    answerable: bool
+    hits: list[KbHit]
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketReceipt:
+    """What `POST /api/v1/tickets` returns (201 for a new ticket, 200 for a replay)."""
+
+    number: str
+    token: str
+    status: str
+    owner: str
+    tracking_url: Optional[str]
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TicketInfo:
+    number: str
+    status: str
+    owner: str
+    subject: Optional[str]
+    created_at: Optional[str]
+    assignee: Optional[str]
+
+
+class EscalationClient:
+    """The escalation API, as the assistant needs it: KB search, open and look up tickets."""
+
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "EscalationClient":
+        def setting(name: str) -> str:
+            return environ.get(name) or SETTINGS[name][0]
+
+        return cls(
+            base_url=setting("CARE_API_URL"),
+            token=setting("CARE_SERVICE_TOKEN"),
+            timeout=float(setting("CARE_API_TIMEOUT")),
+        )
+
+    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
+        """`GET /api/v1/kb/search`: the public articles that best answer `query`."""
+        status, body = await self._request(
+            "GET", "/api/v1/kb/search", params={"q": query, "k": str(k)}
+        )
+        self._expect(status, body, ok=(200,))
+        hits = [
+            KbHit(
+                article_id=hit["article_id"],
+                title=hit["title"],
+                url=hit["url"],
+                snippet=hit["snippet"],
+                score=float(hit["score"]),
+            )
+            for hit in body["hits"]
+        ]
+        return KbSearchResult(answerable=bool(body["answerable"]), hits=hits)
+
+    async def open_ticket(
+        self, payload: Mapping[str, Any], idempotency_key: str
+    ) -> TicketReceipt:
+        """`POST /api/v1/tickets`. Safe to repeat with the same key and the same payload."""
+        status, body = await self._request(
+            "POST",
+            "/api/v1/tickets",
+            json_body=payload,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        self._expect(status, body, ok=(200, 201))
+        return TicketReceipt(
+            number=body["number"],
+            token=body["token"],
+            status=body["status"],
+            owner=body["owner"],
+            tracking_url=body.get("tracking_url"),
+            created=status == 201,
+        )
+
+    async def get_ticket(self, number: str) -> Optional[TicketInfo]:
+        """`GET /api/v1/tickets/<number>`; None when no such ticket exists."""
+        status, body = await self._request(
+            "GET", f"/api/v1/tickets/{quote(number, safe='')}"
+        )
+        if status == 404:
+            return None
+        self._expect(status, body, ok=(200,))
+        return TicketInfo(
+            number=body["number"],
+            status=body["status"],
+            owner=body["owner"],
+            subject=body.get("subject"),
+            created_at=body.get("created_at"),
+            assignee=body.get("assignee"),
+        )
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, str]] = None,
+        json_body: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> tuple[int, Any]:
+        """Sends one request; returns (status, decoded JSON body or None)."""
+        all_headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        all_headers.update(headers or {})
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            # One session per call: sessions are bound to an event loop, and a call
+            # every few seconds per conversation does not need connection pooling.
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json_body,
+                    headers=all_headers,
+                ) as response:
+                    text = await response.text()
+                    status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.warning("escalation API %s %s failed: %r", method, path, exc)
+            raise ServiceUnavailable(f"{method} {path}: {exc!r}") from exc
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        return status, body
+
+    @staticmethod
+    def _expect(status: int, body: Any, ok: tuple[int, ...]) -> None:
+        if status in ok and isinstance(body, dict):
+            return
+        if status >= 500:
+            raise ServiceUnavailable(f"escalation API answered {status}")
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        if status in ok:
+            raise ApiError(status, "invalid_response", "the response was not a JSON object")
+        raise ApiError(
+            status,
+            error.get("code", "http_error"),
+            error.get("message", f"HTTP {status}"),
+            error.get("details"),
+        )
+
+
+_client: Optional[EscalationClient] = None
+
+
+def get_client() -> EscalationClient:
+    """The process-wide client, built from the environment the first time it is needed."""
+    global _client
+    if _client is None:
+        _client = EscalationClient.from_env()
+    return _client

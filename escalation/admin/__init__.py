@@ -1,0 +1,77 @@
+"""The admin console: the queue, SLA state, workload and assignment."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from .. import tickets
+from ..assignment import rank_agents
+from ..auth import role_required
+from ..db import db
+from ..errors import ServiceError
+from ..lifecycle import OPEN_STATUSES
+from ..models import STATUSES, Customer, Ticket, User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def workload() -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(Ticket.assignee_id, Ticket.status, func.count(Ticket.id))
+        .where(Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id, Ticket.status)
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for agent_id, status, count in rows:
+        bucket = "completed" if status in {"resolved", "closed"} else \
+            "pending" if status == "assigned" else "ongoing"
+        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})[bucket] += count
+    agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
+    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0})} for a in agents]
+
+
+@bp.get("/")
+@role_required("admin")
+def queue() -> Any:
+    status = request.args.get("status", "open")
+    search = request.args.get("q", "").strip()
+    query = select(Ticket).join(Ticket.customer).order_by(Ticket.created_at.desc()).limit(200)
+    if status == "open":
+        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+    elif status in STATUSES:
+        query = query.where(Ticket.status == status)
+    if search:
+        like = f"%{search}%"
+        query = query.where(or_(Ticket.number.ilike(like), Ticket.subject.ilike(like),
+                                Customer.email.ilike(like), Customer.name.ilike(like)))
+    rows = db.session.scalars(query).unique().all()
+    return render_template("admin/queue.html", tickets=rows, status=status, q=search,
+                           statuses=STATUSES, workload=workload())
+
+
+@bp.get("/tickets/<number>")
+@role_required("admin")
+def ticket(number: str) -> Any:
+    item = tickets.get_by_number(db.session, number)
+    return render_template("admin/ticket.html", ticket=item, suggestions=rank_agents(db.session, item))
+
+
+@bp.post("/tickets/<number>/assign")
+@role_required("admin")
+def assign(number: str) -> Any:
+    item = tickets.get_by_number(db.session, number)
+    agent = db.session.get(User, request.form.get("agent_id", type=int) or 0)
+    if agent is None:
+        flash("Choose an agent to assign the ticket to.", "error")
+        return redirect(url_for("admin.ticket", number=number))
+    try:
+        tickets.assign(db.session, item, agent, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{item.number} assigned to {agent.name}.", "success")
+    return redirect(url_for("admin.ticket", number=number))

@@ -1,0 +1,27 @@
+"""Health checks: the service and its database, and the worker's heartbeat."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, jsonify
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..db import db
+from ..models import WorkerHeartbeat, utcnow
+from . import bp
+
+
+@bp.get("/health")
+def health() -> Any:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return jsonify({"status": "error", "service": "escalation",
+                        "message": f"database unreachable: {type(exc).__name__}"}), 503
+    stale_after = timedelta(seconds=max(30.0, 6 * current_app.config["WORKER_INTERVAL"]))
+    beats = db.session.scalars(select(WorkerHeartbeat)).all()
+    workers = [{"id": b.worker_id, "seen_at": b.seen_at.isoformat(), "passes": b.passes,
+                "alive": utcnow() - b.seen_at < stale_after} for b in beats]
+    return jsonify({"status": "ok", "service": "escalation", "workers": workers})

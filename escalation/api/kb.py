@@ -1,0 +1,42 @@
+"""KB search for the bot, the widget and the agent console."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from flask_login import current_user
+
+from ..auth import has_service_token
+from ..errors import Forbidden, ValidationFailed
+from ..kb import get_index
+from . import bp
+
+MAX_QUERY = 1000
+
+
+@bp.get("/kb/search")
+def kb_search() -> Any:
+    query = request.args.get("q", "").strip()
+    if not query:
+        raise ValidationFailed("Give a question in the 'q' parameter.", details={"field": "q"})
+    if len(query) > MAX_QUERY:
+        raise ValidationFailed(f"The question is longer than {MAX_QUERY} characters; shorten it.",
+                               details={"field": "q", "length": len(query)})
+    try:
+        k = int(request.args.get("k", "5"))
+    except ValueError:
+        raise ValidationFailed("'k' must be a whole number from 1 to 20.", details={"field": "k"}) from None
+    if not 1 <= k <= 20:
+        raise ValidationFailed("'k' must be a whole number from 1 to 20.", details={"field": "k"})
+    audience = request.args.get("audience", "public")
+    if audience not in {"public", "internal"}:
+        raise ValidationFailed("'audience' is 'public' or 'internal'.", details={"field": "audience"})
+    if audience == "internal" and not (has_service_token() or
+                                       (current_user.is_authenticated and current_user.role in {"agent", "admin"})):
+        raise Forbidden("Internal articles are for agents: sign in to the console or send the service token.")
+    result = get_index().search(query, k=k, audience=audience)
+    return jsonify({
+        "query": query, "answerable": bool(result.answerable),
+        "hits": [{"article_id": h.article_id, "title": h.title, "url": h.url, "snippet": h.snippet,
+                  "score": round(float(h.score), 4)} for h in result.hits],
+    })

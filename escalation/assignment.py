@@ -1,0 +1,43 @@
+"""Rank agents for a ticket: skill match, presence and current load."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Ticket, User
+from .tickets import open_load
+
+PRESENCE_SCORE = {"online": 2.0, "away": 0.5, "offline": 0.0}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    agent: User
+    score: float
+    load: int
+    reasons: tuple[str, ...]
+
+
+def rank_agents(session: Session, ticket: Ticket) -> list[Suggestion]:
+    agents = session.scalars(select(User).where(User.role == "agent", User.active.is_(True))
+                             .order_by(User.name)).all()
+    ranked: list[Suggestion] = []
+    for agent in agents:
+        load = open_load(session, agent.id)
+        reasons = []
+        score = PRESENCE_SCORE.get(agent.presence, 0.0)
+        reasons.append(agent.presence)
+        if ticket.category in (agent.skills or []):
+            score += 3.0
+            reasons.append(f"knows {ticket.category}")
+        free = max(agent.capacity - load, 0)
+        score += free / max(agent.capacity, 1)
+        reasons.append(f"{load}/{agent.capacity} open")
+        if load >= agent.capacity:
+            score -= 5.0
+            reasons.append("at capacity")
+        ranked.append(Suggestion(agent, round(score, 2), load, tuple(reasons)))
+    ranked.sort(key=lambda s: (-s.score, s.load, s.agent.name))
+    return ranked

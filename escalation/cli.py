@@ -1,0 +1,57 @@
+"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from .db import db
+
+
+@click.command("init-db")
+@click.option("--demo/--no-demo", default=True, help="Create the demo admin and agents if missing.")
+@click.option("--demo-password", default=None, help="Password for the demo users (default: random, printed once).")
+def init_db(demo: bool, demo_password: str | None) -> None:
+    """Create or migrate the database to the latest schema; add the demo users."""
+    from .schema import upgrade
+    from .users import seed_demo_users
+
+    upgrade(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo("database is at the latest schema")
+    if demo:
+        created = seed_demo_users(db.session, demo_password)
+        db.session.commit()
+        for username, password in created.items():
+            click.echo(f"  demo user created: {username} / {password}")
+        if not created:
+            click.echo("  demo users already exist (passwords were printed when they were created)")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+def worker(once: bool) -> None:
+    """Run the background worker until SIGTERM/Ctrl-C."""
+    from .worker import run
+
+    run(current_app._get_current_object(), once=once)  # type: ignore[attr-defined]
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["admin", "agent"]), default="agent")
+@click.option("--skill", "skills", multiple=True, help="A category the agent handles; repeat for several.")
+@click.password_option()
+def create_user_cmd(username: str, name: str, email: str, role: str, skills: tuple[str, ...], password: str) -> None:
+    """Add a console user."""
+    from .users import create_user
+
+    create_user(db.session, username=username, name=name, email=email, role=role, password=password,
+                skills=list(skills))
+    db.session.commit()
+    click.echo(f"created {role} {username}")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db, worker, create_user_cmd):
+        app.cli.add_command(command)

@@ -1,0 +1,64 @@
+"""Cross-cutting HTTP behaviour: the JSON error shape, security headers, size limits, CSRF."""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from .errors import ServiceError
+
+csrf = CSRFProtect()
+
+CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+               "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+              429: "rate_limited", 500: "internal_error"}
+
+HTTP_HINTS = {
+    404: "Check the URL; the API lives under /api/v1 (see /api/v1/openapi.json).",
+    405: "This URL does not accept that method.",
+    413: "The request body is too large. Send a shorter message.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    if wants_json():
+        response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+        response.status_code = status
+        return response
+    return Response(render_template("error.html", status=status, message=message), status=status)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        return _error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Response:
+        return _error_response(400, "csrf_failed", "The form expired or was not sent from this site. "
+                               "Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = HTTP_HINTS.get(status) or exc.description or exc.name
+        return _error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if request.blueprint in {"admin", "agent", "auth", "public"} and \
+                response.mimetype == "text/html" and not request.path.startswith("/demo"):
+            response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

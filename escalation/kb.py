@@ -1,0 +1,36 @@
+"""The KB index inside the service: opened once per process, on first use.
+
+A stale or corrupt index is rebuilt from ``KB_SOURCE_DIR`` rather than served.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+_lock = threading.Lock()
+
+
+def _resolve(app: Flask, key: str) -> Path:
+    path = Path(app.config[key])
+    return path if path.is_absolute() else Path(app.root_path).parent / path
+
+
+def get_index(app: Flask | None = None) -> Any:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    index = app.extensions.get("care_kb")
+    if index is not None:
+        return index
+    with _lock:
+        index = app.extensions.get("care_kb")
+        if index is None:
+            import kb_index  # heavy (torch, faiss): imported on first use, never at import time
+
+            source, target = _resolve(app, "KB_SOURCE_DIR"), _resolve(app, "KB_INDEX_DIR")
+            if kb_index.is_stale(source, target):
+                kb_index.build(source, target)
+            index = kb_index.open_index(target, source_dir=source)
+            app.extensions["care_kb"] = index
+    return index

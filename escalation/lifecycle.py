@@ -1,0 +1,42 @@
+"""The ticket lifecycle: one table of allowed transitions.
+
+Every status change goes through :func:`check`, so a rule lives here and nowhere else.
+The ``owner`` column says who holds the customer's conversation: the bot, the queue
+(a ticket waiting for a person) or an agent.
+"""
+from __future__ import annotations
+
+from .errors import TransitionRefused
+
+# action -> (statuses it may start from, status it leads to, owner afterwards or None to keep)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
+    "assign": (frozenset({"new", "assigned"}), "assigned", "queued"),
+    "acknowledge": (frozenset({"assigned"}), "acknowledged", "agent"),
+    "reply": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "waiting_on_customer", "agent"),
+    "customer_reply": (frozenset({"waiting_on_customer", "in_progress"}), "in_progress", None),
+    "reopen": (frozenset({"resolved"}), "in_progress", "agent"),
+    "resolve": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "resolved", "bot"),
+    "close": (frozenset({"resolved"}), "closed", "bot"),
+}
+
+OPEN_STATUSES = frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer"})
+
+
+def check(action: str, status: str) -> tuple[str, str | None]:
+    """The status and owner that ``action`` leads to from ``status``, or TransitionRefused."""
+    try:
+        sources, target, owner = TRANSITIONS[action]
+    except KeyError:
+        raise TransitionRefused(f"Unknown action {action!r}.", details={"action": action}) from None
+    if status not in sources:
+        allowed = sorted(a for a, (src, _, _) in TRANSITIONS.items() if status in src)
+        raise TransitionRefused(
+            f"A ticket that is {status.replace('_', ' ')} cannot be {action.replace('_', ' ')}d"
+            f"; allowed now: {', '.join(allowed) or 'nothing'}.",
+            details={"action": action, "status": status, "allowed": allowed},
+        )
+    return target, owner
+
+
+def allowed_actions(status: str) -> list[str]:
+    return sorted(a for a, (src, _, _) in TRANSITIONS.items() if status in src)

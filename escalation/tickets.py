@@ -1,0 +1,187 @@
+"""Ticket use cases: one function each, shared by the API, the consoles, the worker and the CLI.
+
+Each function changes the ticket through :mod:`escalation.lifecycle`, writes the audit
+entry in the same transaction, and leaves committing to the caller's unit of work
+(:func:`escalation.tickets.commit` or the request).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import lifecycle
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .models import AuditEntry, Customer, Message, Ticket, User, utcnow
+from .triage import triage
+
+NUMBER_PREFIX = "CR-"
+NUMBER_BASE = 10000
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OpenedTicket:
+    ticket: Ticket
+    token: str
+
+
+def _audit(session: Session, ticket: Ticket | None, actor: str, action: str,
+           from_status: str | None, to_status: str | None, **details: Any) -> None:
+    session.add(AuditEntry(ticket_id=ticket.id if ticket else None, actor=actor, action=action,
+                           from_status=from_status, to_status=to_status, details=details))
+
+
+def _transition(session: Session, ticket: Ticket, action: str, actor: str, **details: Any) -> None:
+    target, owner = lifecycle.check(action, ticket.status)
+    before = ticket.status
+    ticket.status = target
+    if owner is not None:
+        ticket.owner = owner
+    ticket.updated_at = utcnow()
+    _audit(session, ticket, actor, action, before, target, **details)
+
+
+def _customer(session: Session, name: str, email: str) -> Customer:
+    email = email.strip().lower()
+    customer = session.scalar(select(Customer).where(Customer.email == email))
+    if customer is None:
+        customer = Customer(name=name.strip(), email=email)
+        session.add(customer)
+        session.flush()
+    elif name.strip() and customer.name != name.strip():
+        customer.name = name.strip()
+    return customer
+
+
+def _first_customer_text(transcript: list[dict[str, Any]]) -> str:
+    for entry in transcript:
+        if entry.get("sender") == "user" and str(entry.get("text", "")).strip() \
+                and not str(entry["text"]).startswith("/"):
+            return str(entry["text"]).strip()
+    return ""
+
+
+def open_ticket(session: Session, *, name: str, email: str, subject: str = "", description: str = "",
+                channel: str = "web_chat", conversation_id: str | None = None,
+                transcript: list[dict[str, Any]] | None = None,
+                suggested_articles: list[str] | None = None,
+                nlu: dict[str, Any] | None = None, actor: str = "bot") -> OpenedTicket:
+    """Create a ticket for a customer; returns it with its secret conversation token."""
+    transcript = transcript or []
+    subject = subject.strip() or _first_customer_text(transcript)[:200] or "Conversation with the assistant"
+    suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
+                                                           if t.get("sender") == "user")]))
+    token = secrets.token_urlsafe(24)
+    customer = _customer(session, name, email)
+    ticket = Ticket(
+        number=f"pending-{secrets.token_hex(6)}", subject=subject[:200], description=description,
+        customer=customer, channel=channel, category=suggestion.category, priority=suggestion.priority,
+        status="new", owner="queued", conversation_id=conversation_id, token_hash=hash_token(token),
+        transcript=transcript, suggested_articles=suggested_articles or [], nlu=nlu or {},
+    )
+    session.add(ticket)
+    session.flush()
+    ticket.number = f"{NUMBER_PREFIX}{NUMBER_BASE + ticket.id}"
+    _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
+    return OpenedTicket(ticket, token)
+
+
+def get_by_number(session: Session, number: str) -> Ticket:
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+    if ticket is None:
+        raise NotFound(f"No ticket {number!r}. Check the number (it looks like CR-10042).",
+                       code="ticket_not_found", details={"number": number})
+    return ticket
+
+
+def get_by_token(session: Session, token: str) -> Ticket:
+    digest = hash_token(token)
+    ticket = session.scalar(select(Ticket).where(Ticket.token_hash == digest))
+    # the lookup is by hash; compare again in constant time so timing says nothing
+    if ticket is None or not hmac.compare_digest(ticket.token_hash, digest):
+        raise NotFound("This conversation link is not valid. Look the ticket up by its number and e-mail.",
+                       code="conversation_not_found")
+    return ticket
+
+
+def open_load(session: Session, agent_id: int) -> int:
+    return session.scalar(select(func.count(Ticket.id)).where(
+        Ticket.assignee_id == agent_id, Ticket.status.in_(lifecycle.OPEN_STATUSES))) or 0
+
+
+def assign(session: Session, ticket: Ticket, agent: User, actor: User | str) -> None:
+    if agent.role != "agent" or not agent.active:
+        raise ValidationFailed(f"{agent.name} is not an active agent.", details={"agent": agent.username})
+    actor_name = actor if isinstance(actor, str) else actor.username
+    previous = ticket.assignee.username if ticket.assignee else None
+    _transition(session, ticket, "assign", actor_name, agent=agent.username, previous=previous)
+    ticket.assignee = agent
+    ticket.assignee_id = agent.id
+
+
+def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:
+    if ticket.assignee_id != agent.id:
+        raise Forbidden("Only the assigned agent can acknowledge this ticket.")
+    _transition(session, ticket, "acknowledge", agent.username)
+
+
+def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False) -> Message:
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("The reply is empty. Write something before sending.", details={"field": "body"})
+    if ticket.assignee_id != agent.id and agent.role != "admin":
+        raise Forbidden("Only the assigned agent or an admin can reply on this ticket.")
+    if not internal:
+        if ticket.status == "assigned" and ticket.assignee_id == agent.id:
+            acknowledge(session, ticket, agent)
+        _transition(session, ticket, "reply", agent.username)
+    message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id,
+                      author_name=agent.name, body=body, internal=internal)
+    session.add(message)
+    return message
+
+
+def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("The message is empty.", details={"field": "body"})
+    if ticket.status == "closed":
+        raise Conflict("This ticket is closed. Start a new conversation to reach us again.",
+                       code="ticket_closed")
+    if ticket.status == "resolved":
+        _transition(session, ticket, "reopen", "customer")
+    elif ticket.status in {"waiting_on_customer"}:
+        _transition(session, ticket, "customer_reply", "customer")
+    message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer.name, body=body)
+    session.add(message)
+    ticket.updated_at = utcnow()
+    return message
+
+
+def resolve(session: Session, ticket: Ticket, agent: User, resolution: str) -> None:
+    resolution = resolution.strip()
+    if not resolution:
+        raise ValidationFailed("Write a resolution note: it is what the next agent and the KB learn from.",
+                               details={"field": "resolution"})
+    if ticket.assignee_id != agent.id and agent.role != "admin":
+        raise Forbidden("Only the assigned agent or an admin can resolve this ticket.")
+    _transition(session, ticket, "resolve", agent.username)
+    ticket.resolution = resolution
+    ticket.resolved_at = utcnow()
+
+
+def close(session: Session, ticket: Ticket, actor: str) -> None:
+    _transition(session, ticket, "close", actor)
+
+
+def public_messages(ticket: Ticket) -> list[Message]:
+    return [m for m in ticket.messages if not m.internal]

@@ -1,0 +1,75 @@
+"""The background worker: periodic passes over the database.
+
+Each pass records a heartbeat (so `make status` and `/healthz` can tell a stalled worker)
+and closes resolved tickets that stayed silent for ``AUTO_CLOSE_DAYS``. Later passes (SLA
+clocks, the e-mail outbox) plug in as further steps of :func:`run_pass`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import timedelta
+from types import FrameType
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import tickets
+from .db import db
+from .models import Ticket, WorkerHeartbeat, utcnow
+
+log = logging.getLogger("escalation.worker")
+
+
+def auto_close(app: Flask) -> int:
+    cutoff = utcnow() - timedelta(days=app.config["AUTO_CLOSE_DAYS"])
+    stale = db.session.scalars(select(Ticket).where(Ticket.status == "resolved", Ticket.updated_at < cutoff)
+                               .with_for_update(skip_locked=True)).unique().all()
+    for ticket in stale:
+        tickets.close(db.session, ticket, "worker")
+    db.session.commit()
+    return len(stale)
+
+
+def heartbeat(worker_id: str) -> None:
+    beat = db.session.get(WorkerHeartbeat, worker_id)
+    if beat is None:
+        beat = WorkerHeartbeat(worker_id=worker_id, passes=0)
+        db.session.add(beat)
+    beat.seen_at = utcnow()
+    beat.passes += 1
+    db.session.commit()
+
+
+def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
+    with app.app_context():
+        closed = auto_close(app)
+        heartbeat(worker_id)
+    if closed:
+        log.info("auto-closed %d resolved ticket(s)", closed)
+    return {"closed": closed}
+
+
+def run(app: Flask, *, once: bool = False) -> None:
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the current pass and stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("worker %s started (every %.1fs)", worker_id, app.config["WORKER_INTERVAL"])
+    while not stop.is_set():
+        try:
+            run_pass(app, worker_id)
+        except SQLAlchemyError as exc:  # database away: say so, keep going, retry next pass
+            log.error("pass failed, retrying: %s", exc.__class__.__name__)
+        if once:
+            break
+        stop.wait(app.config["WORKER_INTERVAL"])

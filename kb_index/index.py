@@ -1,0 +1,255 @@
+"""The loaded KB index: articles, chunks, FAISS vectors and BM25, searched together.
+
+Thread safety: searches and changes may come from any thread.  Writers
+(:meth:`Index.upsert_article`, :meth:`Index.delete_article`) are serialised by one
+lock and do the slow parts (embedding, rebuilding BM25, writing files) without
+blocking searches; the in-memory switch to the new state happens under a second,
+short lock that searches also take.  A change is searchable as soon as the call
+returns, and it is on disk by then too (when the index has a folder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import manifest as manifest_file
+from . import settings
+from .articles import Article
+from .bm25 import KeywordIndex
+from .chunking import Chunk, chunk_article
+from .errors import IndexCorrupt, IndexIncompatible, KBError
+from .search import Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
+from .store import VectorStore
+
+log = logging.getLogger(__name__)
+COMPACT_RATIO = 0.25   # rebuild the vector store once this share of rows are tombstones
+
+
+class Index:
+    """Use :func:`kb_index.open_index` or :func:`kb_index.build` rather than this directly."""
+
+    def __init__(self, index_dir: Path | None, embedder, store: VectorStore,
+                 articles: dict[str, Article], row_chunks: list[Chunk | None], *,
+                 answer_threshold: float | None = None, fusion: str = "rrf",
+                 chunk_chars: int | None = None, chunk_overlap: int | None = None) -> None:
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self.embedder = embedder
+        self.answer_threshold = float(settings.get("answer_threshold", answer_threshold))
+        self.fusion = fusion
+        self.chunk_chars = int(settings.get("chunk_chars", chunk_chars))
+        self.chunk_overlap = int(settings.get("chunk_overlap", chunk_overlap))
+        self.max_query_chars = int(settings.get("max_query_chars"))
+        self._write_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._set_state(store, dict(articles), list(row_chunks))
+
+    # ---- state ----------------------------------------------------------------------
+
+    def _set_state(self, store: VectorStore, articles: dict[str, Article],
+                   row_chunks: list[Chunk | None], keyword: tuple | None = None,
+                   add: np.ndarray | None = None) -> None:
+        """Switch to a new state; ``add`` vectors are appended to ``store`` in the same
+        locked step, so no search ever sees the store and the tables disagree."""
+        adding = 0 if add is None else len(add)
+        if store.n_rows + adding != len(row_chunks):
+            raise IndexCorrupt(f"vector index has {store.n_rows + adding} rows, "
+                               f"chunk table {len(row_chunks)}")
+        row_article = [c.article_id if c is not None else None for c in row_chunks]
+        internal = np.array([a is not None and articles[a].audience == "internal"
+                             for a in row_article], dtype=bool)
+        alive = np.array([a is not None for a in row_article], dtype=bool)
+        keyword = keyword or self._keyword_for(articles, row_chunks)
+        with self._lock:
+            if add is not None:
+                store.add(add)
+            self._store, self._articles, self._row_chunks = store, articles, row_chunks
+            self._row_article, self._internal, self._alive = row_article, internal, alive
+            self._keyword, self._keyword_rows = keyword
+
+    @staticmethod
+    def _keyword_for(articles: dict[str, Article], row_chunks: list[Chunk | None]) -> tuple:
+        rows = np.array([i for i, c in enumerate(row_chunks) if c is not None], dtype=np.int64)
+        texts = [row_chunks[i].embed_text(articles[row_chunks[i].article_id].title) for i in rows]
+        return KeywordIndex(texts), rows
+
+    @property
+    def index_type(self) -> str:
+        return self._store.kind
+
+    @property
+    def dimension(self) -> int:
+        return self._store.dimension
+
+    def chunks_of(self, article_ids: set[str]) -> tuple[list[Chunk], np.ndarray]:
+        """The live chunks of ``article_ids`` and their vectors (for incremental builds)."""
+        with self._lock:
+            rows = [i for i, c in enumerate(self._row_chunks)
+                    if c is not None and c.article_id in article_ids]
+            return [self._row_chunks[i] for i in rows], self._store.all_vectors()[rows]
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def article_ids(self) -> list[str]:
+        return sorted(self._articles)
+
+    def get_article(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    def warm_up(self) -> None:
+        """Load the embedding model now rather than on the first search."""
+        self.embedder.encode(["warm up"])
+
+    # ---- searching ------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, audience: str = "public", *,
+               method: str = "hybrid") -> SearchResult:
+        """The ``k`` best articles for ``query`` that ``audience`` may see (public
+        searches see public articles only; internal ones see both)."""
+        query = validate(query, k, audience, self.max_query_chars)
+        ranked = self.rank(query, k, audience, method=method)
+        with self._lock:
+            hits = [self._hit(r) for r in ranked[:k]]
+        best = confidence(ranked[0] if ranked else None)
+        return SearchResult(hits, bool(hits) and best >= self.answer_threshold, best)
+
+    def rank(self, query: str, k: int = 5, audience: str = "public", *, method: str = "hybrid",
+             vector: np.ndarray | None = None, depth: int | None = None) -> list[RankedArticle]:
+        """Every candidate article, best first (used by :meth:`search` and evaluation)."""
+        depth = depth or max(50, 10 * k)
+        if vector is None and method != "bm25":
+            vector = self.embedder.encode([query])[0]
+        with self._lock:
+            allowed = self._alive if audience == "internal" else self._alive & ~self._internal
+            dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+            if method != "bm25":
+                dense = self._store.search(vector, depth, allowed)
+            kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
+            keyword = (self._keyword_rows[kw_rows], kw_scores)
+            return fuse(dense, keyword, self._row_article, method, self.fusion)
+
+    def _hit(self, ranked: RankedArticle) -> Hit:
+        article = self._articles[ranked.article_id]
+        chunk = self._row_chunks[ranked.row]
+        return Hit(article.id, article.title, article.url, snippet(chunk.text),
+                   round(float(ranked.score), 6), article.audience)
+
+    # ---- changing -------------------------------------------------------------------
+
+    def upsert_article(self, article: Article) -> None:
+        """Add or replace one article; searchable and saved when this returns."""
+        if not isinstance(article, Article):
+            raise KBError(f"upsert_article takes an Article, got {type(article).__name__}")
+        chunks = chunk_article(article, self.chunk_chars, self.chunk_overlap)
+        vectors = self.embedder.encode([c.embed_text(article.title) for c in chunks])
+        with self._write_lock:
+            self._change(article.id, article, chunks, vectors)
+
+    def delete_article(self, article_id: str) -> bool:
+        """Remove an article; returns whether it was there."""
+        with self._write_lock:
+            if article_id not in self._articles:
+                return False
+            self._change(article_id, None, [], None)
+            return True
+
+    def _change(self, article_id: str, article: Article | None, chunks: list[Chunk],
+                vectors: np.ndarray | None) -> None:
+        articles = dict(self._articles)
+        row_chunks = [None if c is not None and c.article_id == article_id else c
+                      for c in self._row_chunks]
+        articles.pop(article_id, None)
+        if article is not None:
+            articles[article.id] = article
+            row_chunks.extend(chunks)
+        dead = sum(c is None for c in row_chunks)
+        if dead > COMPACT_RATIO * len(row_chunks):
+            live = [i for i, c in enumerate(row_chunks) if c is not None and i < self._store.n_rows]
+            old = self._store.all_vectors()[live]
+            parts = [old] + ([vectors] if vectors is not None else [])
+            store = VectorStore.from_vectors(np.vstack(parts), self._store.dimension,
+                                             self._store.hnsw_threshold, self._store.ef_search)
+            row_chunks = [c for c in row_chunks if c is not None]
+            self._set_state(store, articles, row_chunks)
+        else:
+            self._set_state(self._store, articles, row_chunks, add=vectors)
+        self.save()
+
+    # ---- files ----------------------------------------------------------------------
+
+    def manifest_data(self) -> dict:
+        return {
+            "model": self.embedder.name,
+            "dimension": self._store.dimension,
+            "index_type": self._store.kind,
+            "chunking": {"chunk_chars": self.chunk_chars, "chunk_overlap": self.chunk_overlap},
+            "articles": {a.id: {"hash": a.content_hash(), "audience": a.audience,
+                                "source": a.source} for a in self._articles.values()},
+            "counts": {"articles": len(self._articles), "rows": self._store.n_rows,
+                       "live_chunks": int(self._alive.sum())},
+        }
+
+    def save(self) -> None:
+        """Write the index folder (a no-op for an index without one)."""
+        if self.index_dir is None:
+            return
+        articles, row_chunks, store = self._articles, self._row_chunks, self._store
+
+        def write_articles(path: Path) -> None:
+            with open(path, "w", encoding="utf-8") as out:
+                for article in sorted(articles.values(), key=lambda a: a.id):
+                    out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
+
+        def write_chunks(path: Path) -> None:
+            with open(path, "w", encoding="utf-8") as out:
+                for chunk in row_chunks:
+                    record = {"deleted": True} if chunk is None else asdict(chunk)
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        manifest_file.write(self.index_dir, self.manifest_data(),
+                            {"articles": write_articles, "chunks": write_chunks,
+                             "vectors": store.save})
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder, **options) -> Index:
+        """Load a saved index; :class:`IndexCorrupt` / :class:`IndexIncompatible` if unusable."""
+        index_dir = Path(index_dir)
+        data = manifest_file.read(index_dir)
+        check_compatible(data, embedder, index_dir)
+        paths = data["paths"]
+        try:
+            articles = {}
+            for line in paths["articles"].read_text(encoding="utf-8").splitlines():
+                article = Article.from_dict(json.loads(line))
+                articles[article.id] = article
+            row_chunks = [None if r.get("deleted") else Chunk(**r) for r in
+                          map(json.loads, paths["chunks"].read_text(encoding="utf-8").splitlines())]
+            store = VectorStore.load(paths["vectors"], int(data["dimension"]),
+                                     int(settings.get("hnsw_threshold")),
+                                     int(settings.get("hnsw_ef_search")))
+        except (ValueError, TypeError, KeyError, RuntimeError, KBError) as exc:
+            raise IndexCorrupt(f"{index_dir}: cannot read the index files ({exc})") from exc
+        expected = {a: e["hash"] for a, e in data["articles"].items()}
+        if {a.id: a.content_hash() for a in articles.values()} != expected:
+            raise IndexCorrupt(f"{index_dir}: articles file does not match the manifest")
+        if any(c is not None and c.article_id not in articles for c in row_chunks):
+            raise IndexCorrupt(f"{index_dir}: chunk of an article that is not in the index")
+        chunking = data.get("chunking", {})
+        options.setdefault("chunk_chars", chunking.get("chunk_chars"))
+        options.setdefault("chunk_overlap", chunking.get("chunk_overlap"))
+        return cls(index_dir, embedder, store, articles, row_chunks, **options)
+
+
+def check_compatible(data: dict, embedder, where: Path) -> None:
+    if data["format_version"] != manifest_file.FORMAT_VERSION:
+        raise IndexIncompatible(f"{where}: index format {data['format_version']}, this code "
+                                f"reads format {manifest_file.FORMAT_VERSION}; rebuild it")
+    if data["model"] != embedder.name:
+        raise IndexIncompatible(f"{where}: built with model {data['model']!r}, the configured "
+                                f"model is {embedder.name!r}; rebuild it")

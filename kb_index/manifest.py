@@ -1,0 +1,109 @@
+"""The index folder on disk and its ``manifest.json``.
+
+Layout of an index folder::
+
+    manifest.json          what is in the folder (below), written last, atomically
+    articles.<gen>.jsonl   every indexed article (source files and upserted ones)
+    chunks.<gen>.jsonl     one line per FAISS row: article id, position, heading, text
+    vectors.<gen>.faiss    the FAISS index (faiss.write_index)
+
+Each save writes a new generation ``<gen>`` of the data files, then replaces the
+manifest (``os.replace``), then removes the older generation: a crash mid-save leaves
+the previous, complete index in place.  The manifest records the format version,
+embedding model, dimension, index type, chunking settings, the content hash of every
+article, and the SHA-256 of every data file; :func:`read` checks them all and raises
+:class:`IndexCorrupt` on any mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import IndexCorrupt
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ROLES = {"articles": "jsonl", "chunks": "jsonl", "vectors": "faiss"}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read(index_dir: Path, verify: bool = True) -> dict:
+    """The manifest of ``index_dir``, with every data file checked against it.
+
+    ``manifest["paths"]`` maps each role (articles, chunks, vectors) to its file."""
+    index_dir = Path(index_dir)
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        raise IndexCorrupt(f"{index_dir}: no {MANIFEST}; build the index with "
+                           "`python -m kb_index build`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable manifest ({exc})") from exc
+    required = ("format_version", "model", "dimension", "index_type", "articles", "files")
+    if not isinstance(manifest, dict) or any(key not in manifest for key in required):
+        raise IndexCorrupt(f"{path}: manifest lacks one of {', '.join(required)}")
+    paths = {}
+    for role in ROLES:
+        entry = manifest["files"].get(role)
+        if not isinstance(entry, dict) or "name" not in entry or "sha256" not in entry:
+            raise IndexCorrupt(f"{path}: manifest has no entry for the {role} file")
+        file = index_dir / entry["name"]
+        if not file.is_file():
+            raise IndexCorrupt(f"{file}: listed in the manifest but missing")
+        if verify and sha256_file(file) != entry["sha256"]:
+            raise IndexCorrupt(f"{file}: checksum does not match the manifest "
+                               "(the file was changed or truncated)")
+        paths[role] = file
+    manifest["paths"] = paths
+    return manifest
+
+
+def write(index_dir: Path, manifest: dict, writers: dict[str, Callable[[Path], None]]) -> dict:
+    """Write a new generation of data files with ``writers[role](path)``, then the
+    manifest, then remove files of older generations.  Returns the manifest written."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    generation = _next_generation(index_dir)
+    files = {}
+    for role, ext in ROLES.items():
+        name = f"{role}.{generation}.{ext}"
+        writers[role](index_dir / name)
+        files[role] = {"name": name, "sha256": sha256_file(index_dir / name)}
+    data = {k: v for k, v in manifest.items() if k != "paths"}
+    data.update(format_version=FORMAT_VERSION, generation=generation, files=files)
+    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / MANIFEST)
+    keep = {entry["name"] for entry in files.values()}
+    for role, ext in ROLES.items():
+        for old in index_dir.glob(f"{role}.*.{ext}"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    data["paths"] = {role: index_dir / entry["name"] for role, entry in files.items()}
+    return data
+
+
+def _next_generation(index_dir: Path) -> int:
+    highest = 0
+    for role, ext in ROLES.items():
+        for file in index_dir.glob(f"{role}.*.{ext}"):
+            middle = file.name[len(role) + 1: -len(ext) - 1]
+            if middle.isdigit():
+                highest = max(highest, int(middle))
+    return highest + 1

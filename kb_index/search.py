@@ -1,0 +1,132 @@
+"""Hybrid ranking: BM25 and dense candidates fused into one list of articles.
+
+Both retrievers return their best *chunks*; each chunk gets a fused score, an article
+scores as its best chunk, and that chunk becomes the hit's snippet, so an article
+appears at most once.  Fusion methods (chosen on the eval set, see docs/kb_index.md):
+
+- ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists;
+- ``weighted``: ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 / max bm25``.
+
+Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
+say nothing about whether the best article is any good): the :func:`confidence` of
+the best hit, compared with the ``answer_threshold`` setting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .articles import AUDIENCES
+from .errors import QueryError
+
+METHODS = ("hybrid", "dense", "bm25")
+FUSIONS = ("rrf", "weighted")
+RRF_K = 60
+DENSE_WEIGHT = 0.7
+MAX_K = 100
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: str
+    title: str
+    url: str
+    snippet: str
+    score: float
+    audience: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    answerable: bool
+    confidence: float = 0.0   # the value compared with the answer threshold
+
+
+@dataclass
+class RankedArticle:
+    article_id: str
+    row: int                  # the article's best chunk
+    score: float              # fused score, used for ordering
+    cosine: float | None = None    # best dense similarity among the article's chunks
+    keyword: float = 0.0           # best BM25 score among the article's chunks
+    rows: list[int] = field(default_factory=list)
+
+
+def validate(query: object, k: object, audience: object, max_chars: int) -> str:
+    """The stripped query, or :class:`QueryError` saying what is wrong."""
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("query is empty; send the customer's question as text")
+    query = query.strip()
+    if len(query) > max_chars:
+        raise QueryError(f"query is {len(query)} characters long; the maximum is {max_chars}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    if audience not in AUDIENCES:
+        raise QueryError(f"audience must be one of {', '.join(AUDIENCES)}, got {audience!r}")
+    return query
+
+
+def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray],
+         row_article: list[str | None], method: str = "hybrid", fusion: str = "rrf"
+         ) -> list[RankedArticle]:
+    """Articles ranked best first from ``(rows, scores)`` of each retriever."""
+    if method not in METHODS:
+        raise QueryError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if fusion not in FUSIONS:
+        raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+    use_dense, use_keyword = method in ("hybrid", "dense"), method in ("hybrid", "bm25")
+    cosine = dict(zip(dense[0].tolist(), dense[1].tolist())) if use_dense else {}
+    bm25 = dict(zip(keyword[0].tolist(), keyword[1].tolist())) if use_keyword else {}
+    max_bm25 = max(bm25.values(), default=0.0) or 1.0
+    chunk_score: dict[int, float] = {}
+    for rank, row in enumerate(cosine):
+        chunk_score[row] = (1.0 / (RRF_K + rank + 1) if fusion == "rrf"
+                            else DENSE_WEIGHT * max(cosine[row], 0.0))
+    for rank, row in enumerate(bm25):
+        chunk_score[row] = chunk_score.get(row, 0.0) + (
+            1.0 / (RRF_K + rank + 1) if fusion == "rrf"
+            else (1 - DENSE_WEIGHT) * bm25[row] / max_bm25)
+    if method != "hybrid":  # a single list: order by its own score
+        chunk_score = dict(cosine) if use_dense else dict(bm25)
+    articles: dict[str, RankedArticle] = {}
+    for row, score in chunk_score.items():
+        article_id = row_article[row]
+        if article_id is None:
+            continue
+        ranked = articles.get(article_id)
+        if ranked is None:
+            ranked = articles[article_id] = RankedArticle(article_id, row, score)
+        elif score > ranked.score:
+            ranked.row, ranked.score = row, score
+        ranked.rows.append(row)
+        if row in cosine:
+            ranked.cosine = max(cosine[row], ranked.cosine if ranked.cosine is not None else -1.0)
+        ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
+    return sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
+
+
+def confidence(best: RankedArticle | None) -> float:
+    """How sure the search is that ``best`` answers the query, from 0 to 1: the
+    cosine similarity of the article's best chunk (absolute, unlike fused ranks)."""
+    if best is None or best.cosine is None:
+        return 0.0
+    return float(max(0.0, min(1.0, best.cosine)))
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKUP = re.compile(r"(^|\s)#{1,6}\s+|[*_`>|]+")
+_SPACE = re.compile(r"\s+")
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """Plain-text start of a chunk, cut at a word boundary."""
+    plain = _SPACE.sub(" ", _MARKUP.sub(" ", _LINK.sub(r"\1", text))).strip()
+    if len(plain) <= limit:
+        return plain
+    cut = plain.rfind(" ", 0, limit)
+    return plain[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "…"

@@ -1,0 +1,124 @@
+"""POST/GET /api/v1/tickets: creation, idempotency, status, and the one error shape."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from .conftest import ticket_body
+
+
+def create(client: FlaskClient, headers: dict[str, str], key: str = "key-1", **overrides: Any) -> Any:
+    return client.post("/api/v1/tickets", json=ticket_body(**overrides),
+                       headers={**headers, "Idempotency-Key": key})
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def test_create_ticket_returns_number_token_and_tracking_link(client, bot_headers):
+    response = create(client, bot_headers)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["number"] == "CR-10001"
+    assert len(body["token"]) >= 32
+    assert body["status"] == "new" and body["owner"] == "queued"
+    assert body["tracking_url"] == "http://care.test/track?number=CR-10001"
+
+
+def test_numbers_are_sequential_and_unique(client, bot_headers):
+    numbers = [create(client, bot_headers, key=f"k{i}").get_json()["number"] for i in range(3)]
+    assert numbers == ["CR-10001", "CR-10002", "CR-10003"]
+
+
+def test_subject_defaults_to_the_first_customer_question(client, bot_headers):
+    number = create(client, bot_headers).get_json()["number"]
+    status = client.get(f"/api/v1/tickets/{number}", headers=bot_headers).get_json()
+    assert status["subject"] == "my account has been inactive for 2 years"
+    assert status["category"] == "account-access"
+
+
+def test_same_idempotency_key_returns_the_same_ticket(client, bot_headers):
+    first = create(client, bot_headers, key="same")
+    second = create(client, bot_headers, key="same")
+    assert first.status_code == 201 and second.status_code == 200
+    assert second.get_json() == first.get_json()
+    third = create(client, bot_headers, key="other")
+    assert third.get_json()["number"] == "CR-10002"
+
+
+def test_same_key_with_a_different_body_is_refused(client, bot_headers):
+    create(client, bot_headers, key="same")
+    response = create(client, bot_headers, key="same", name="Someone Else")
+    assert_error(response, 409, "idempotency_key_reused")
+
+
+def test_missing_idempotency_key_is_refused(client, bot_headers):
+    response = client.post("/api/v1/tickets", json=ticket_body(), headers=bot_headers)
+    assert_error(response, 422, "idempotency_key_missing")
+
+
+def test_ticket_status_by_number(client, bot_headers):
+    create(client, bot_headers)
+    body = client.get("/api/v1/tickets/cr-10001", headers=bot_headers).get_json()
+    assert body["number"] == "CR-10001"
+    assert body["status"] == "new"
+    assert body["assignee"] is None
+
+
+def test_unknown_ticket_number(client, bot_headers):
+    error = assert_error(client.get("/api/v1/tickets/CR-99999", headers=bot_headers), 404, "ticket_not_found")
+    assert "CR-" in error["message"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}])
+def test_service_token_is_required(client, headers):
+    response = client.post("/api/v1/tickets", json=ticket_body(), headers={**headers, "Idempotency-Key": "k"})
+    assert_error(response, 401, "service_token_required")
+    assert_error(client.get("/api/v1/tickets/CR-10001", headers=headers), 401, "service_token_required")
+
+
+def test_invalid_json(client, bot_headers):
+    response = client.post("/api/v1/tickets", data="{not json", content_type="application/json",
+                           headers={**bot_headers, "Idempotency-Key": "k"})
+    assert_error(response, 400, "invalid_json")
+
+
+def test_json_content_type_required(client, bot_headers):
+    response = client.post("/api/v1/tickets", data="name=x", headers={**bot_headers, "Idempotency-Key": "k"})
+    assert_error(response, 415, "json_required")
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"email": "not-an-email"}, "email"),
+    ({"name": ""}, "name"),
+    ({"channel": "fax"}, "channel"),
+    ({"unexpected": 1}, "unexpected"),
+])
+def test_invalid_fields_are_named(client, bot_headers, overrides, field):
+    error = assert_error(create(client, bot_headers, **overrides), 422, "validation_failed")
+    assert field in error["details"]["fields"]
+
+
+def test_oversized_body_is_refused(client, bot_headers):
+    huge = ticket_body(description="x" * 300_000)
+    response = client.post("/api/v1/tickets", json=huge, headers={**bot_headers, "Idempotency-Key": "k"})
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_unknown_api_route_uses_the_error_shape(client):
+    assert_error(client.get("/api/v1/nope"), 404, "not_found")
+
+
+def test_nothing_is_half_written_when_validation_fails(client, bot_headers, app):
+    create(client, bot_headers, key="bad", email="nope")
+    good = create(client, bot_headers, key="bad")
+    assert good.status_code == 201 and good.get_json()["number"] == "CR-10001"

@@ -1,0 +1,37 @@
+// The widget's own words. Only English for now: another language is one more table here,
+// picked by the primary subtag of the `language` option ("de-CH" -> "de").
+const STRINGS = {
+  en: {
+    openChat: 'Open chat',
+    openChatUnread: 'Open chat, {count} new messages',
+    closeChat: 'Close chat',
+    inputLabel: 'Your message',
+    placeholder: 'Type your message…',
+    send: 'Send',
+    you: 'You',
+    assistant: 'Assistant',
+    agent: 'Support agent',
+    typing: 'The assistant is typing',
+    suggestions: 'Suggested articles',
+    connecting: 'Connecting…',
+    online: 'Online',
+    reconnecting: 'Reconnecting…',
+    offline: 'Offline',
+    ticketQueued: 'Ticket {ticket} — a person from our team will join shortly',
+    ticketWithAgent: 'Ticket {ticket} — {agent} is helping you',
+    agentJoined: '{agent} joined the conversation',
+    ticketResolved: 'Ticket {ticket} was resolved. You are chatting with our assistant again.',
+    ticketGone: 'Ticket {ticket} is no longer available. You are chatting with our assistant again.',
+    sendFailed: 'Your message could not be delivered. Please try again.',
+  },
+};
+
+/** A translate function for `language`: t('ticketQueued', {ticket: 'CR-1'}). */
+export function translator(language) {
+  const primary = String(language || 'en').toLowerCase().split('-')[0];
+  const table = STRINGS[primary] || STRINGS.en;
+  return (key, vars = {}) => {
+    const text = table[key] ?? STRINGS.en[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (_, name) => (vars[name] ?? '').toString());
+  };
+}

@@ -1,0 +1,78 @@
+// The one interface the widget talks through. Before the handoff every message goes to
+// the bot channel (Rasa over socket.io, or the `transport` option in tests); after it the
+// ticket channel follows the ticket on the escalation service.
+//
+//   createTransport(options, store, events) -> {connect, send, startHandoff, stopHandoff, close}
+//   events: {onBotMessage(msg), onTicketUpdate(conversation), onTicketGone(),
+//            onStatus(channel: 'bot'|'ticket', state), onSendFailed(text)}
+import { createSocketTransport } from './socket-transport.js';
+import { createTicketChannel } from './ticket-channel.js';
+
+export function createTransport(options, store, events) {
+  const botFactory = options.transport || createSocketTransport;
+  const bot = botFactory(
+    {
+      url: options.rasaUrl,
+      path: options.socketPath,
+      getSessionId: () => store.getText('session_id'),
+      metadata: () => {
+        const data = {};
+        if (options.user) data.user = options.user;
+        if (options.language) data.language = options.language;
+        return Object.keys(data).length ? data : null;
+      },
+    },
+    {
+      onMessage: (message) => events.onBotMessage(message),
+      onStatus: (state) => events.onStatus('bot', state),
+      onSession: (id) => store.setText('session_id', id),
+    },
+  );
+  let connected = false;
+  let ticket = null;
+
+  function connect() {
+    if (connected) return;
+    connected = true;
+    bot.connect();
+  }
+
+  function send(text) {
+    // THE switch: where a customer's message goes once a person owns the conversation.
+    // 'rasa' until the escalation service accepts posts (the Rasa actions forward a
+    // message for a ticket an agent owns); 'api' posts it to the ticket thread.
+    if (ticket && options.handoffTransport === 'api') {
+      ticket.send(text).catch(() => events.onSendFailed(text));
+      return 'ticket';
+    }
+    connect();
+    bot.send(text);
+    return 'bot';
+  }
+
+  function startHandoff({ token }) {
+    stopHandoff();
+    ticket = createTicketChannel(
+      { apiUrl: options.apiUrl, token, interval: options.pollInterval },
+      {
+        onUpdate: (conversation) => events.onTicketUpdate(conversation),
+        onGone: () => events.onTicketGone(),
+        onStatus: (state) => events.onStatus('ticket', state),
+      },
+    );
+    ticket.start();
+  }
+
+  function stopHandoff() {
+    if (ticket) ticket.stop();
+    ticket = null;
+  }
+
+  function close() {
+    stopHandoff();
+    if (connected) bot.close();
+    connected = false;
+  }
+
+  return { connect, send, startHandoff, stopHandoff, close };
+}

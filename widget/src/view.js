@@ -1,0 +1,244 @@
+// The widget's DOM: one <carechat-widget> element at the end of <body> whose shadow root
+// holds the stylesheet and everything else, so host page styles neither leak in nor out.
+// Server text only ever reaches the page through textContent; links only as http(s).
+import css from './carechat.css';
+import { icon } from './icons.js';
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+/** An absolute http(s) URL for `url` (relative ones resolve against the page), or null. */
+export function safeHref(url) {
+  if (typeof url !== 'string' || !url.trim()) return null;
+  let parsed;
+  try {
+    parsed = new URL(url, document.baseURI);
+  } catch (error) {
+    return null;
+  }
+  return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+}
+
+function timeFormatter(language) {
+  const options = { hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(language, options);
+  } catch (error) {
+    return new Intl.DateTimeFormat(undefined, options);
+  }
+}
+
+function relativeLuminance(rgb) {
+  const [r, g, b] = rgb.map((c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** Text colour on the primary colour, and a primary that is readable on white. */
+function paletteFor(color, probe) {
+  probe.style.color = color;
+  const match = getComputedStyle(probe).color.match(/rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)/);
+  if (!match) return { onPrimary: '#ffffff', accent: color };
+  const contrastWithWhite = 1.05 / (relativeLuminance(match.slice(1, 4).map(Number)) + 0.05);
+  return contrastWithWhite >= 4.5
+    ? { onPrimary: '#ffffff', accent: color }
+    : { onPrimary: '#111827', accent: '#1d2330' };
+}
+
+export function createView({ options, t, handlers }) {
+  const host = document.createElement('carechat-widget');
+  const shadow = host.attachShadow({ mode: 'open' });
+  if (shadow.adoptedStyleSheets && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    // A constructed sheet also works under a Content-Security-Policy without 'unsafe-inline'.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    shadow.adoptedStyleSheets = [sheet];
+  } else {
+    shadow.append(el('style', { text: css }));
+  }
+  const formatTime = timeFormatter(options.language);
+  const labels = { user: t('you'), bot: t('assistant'), agent: t('agent'), system: '' };
+
+  const badge = el('span', { class: 'cc-badge', 'data-testid': 'cc-badge', 'aria-hidden': 'true', hidden: true });
+  const launcher = el('button', {
+    type: 'button', class: 'cc-launcher', 'data-testid': 'cc-launcher',
+    'aria-label': t('openChat'), 'aria-expanded': 'false', 'aria-controls': 'cc-panel',
+  }, [icon('chat'), badge]);
+
+  const status = el('p', { class: 'cc-status', 'data-testid': 'cc-status', 'data-state': 'offline' });
+  const closeButton = el('button', {
+    type: 'button', class: 'cc-close', 'data-testid': 'cc-close', 'aria-label': t('closeChat'),
+  }, [icon('close')]);
+  const header = el('div', { class: 'cc-header' }, [
+    el('div', { class: 'cc-heading' }, [el('h2', { class: 'cc-title', text: options.title }), status]),
+    closeButton,
+  ]);
+  const ticket = el('p', { class: 'cc-ticket', 'data-testid': 'cc-ticket', role: 'status', hidden: true });
+  const log = el('div', {
+    class: 'cc-log', 'data-testid': 'cc-log', role: 'log', 'aria-live': 'polite',
+    'aria-label': options.title, tabindex: '0',
+  });
+  const typing = el('div', { class: 'cc-typing', 'data-testid': 'cc-typing', hidden: true }, [
+    el('span', { class: 'cc-visually-hidden', text: t('typing') }),
+    el('span', { class: 'cc-dot', 'aria-hidden': 'true' }),
+    el('span', { class: 'cc-dot', 'aria-hidden': 'true' }),
+    el('span', { class: 'cc-dot', 'aria-hidden': 'true' }),
+  ]);
+  const input = el('textarea', {
+    id: 'cc-input', class: 'cc-input', 'data-testid': 'cc-input', rows: '1',
+    placeholder: t('placeholder'), autocomplete: 'off', maxlength: '2000',
+  });
+  const form = el('form', { class: 'cc-composer', 'data-testid': 'cc-composer' }, [
+    el('label', { class: 'cc-visually-hidden', for: 'cc-input', text: t('inputLabel') }),
+    input,
+    el('button', { type: 'submit', class: 'cc-send', 'data-testid': 'cc-send', 'aria-label': t('send') }, [icon('send')]),
+  ]);
+  const panel = el('div', {
+    id: 'cc-panel', class: 'cc-panel', 'data-testid': 'cc-panel', role: 'dialog',
+    'aria-label': options.title, hidden: true,
+  }, [header, ticket, log, typing, form]);
+  const probe = el('span', { hidden: true });
+  const root = el('div', { class: 'cc-root', 'data-position': options.position, lang: options.language },
+    [launcher, panel, probe]);
+  shadow.append(root);
+  document.body.append(host);
+
+  const palette = paletteFor(options.primaryColor, probe);
+  root.style.setProperty('--cc-primary', options.primaryColor);
+  root.style.setProperty('--cc-on-primary', palette.onPrimary);
+  root.style.setProperty('--cc-accent', palette.accent);
+
+  launcher.addEventListener('click', () => handlers.onToggle());
+  closeButton.addEventListener('click', () => handlers.onClose());
+  panel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      event.stopPropagation();
+      handlers.onClose();
+    }
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener('input', () => {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    input.style.height = 'auto';
+    handlers.onSubmit(text);
+  });
+
+  function cards(articles) {
+    const list = el('div', { class: 'cc-cards', role: 'list', 'aria-label': t('suggestions') });
+    for (const article of articles) {
+      if (!article || typeof article !== 'object') continue;
+      const href = safeHref(article.url);
+      const title = String(article.title ?? article.url ?? '');
+      const heading = href
+        ? el('a', { class: 'cc-card-title', href, target: '_blank', rel: 'noopener noreferrer', text: title })
+        : el('span', { class: 'cc-card-title', text: title });
+      list.append(el('div', { class: 'cc-card', role: 'listitem', 'data-testid': 'cc-card' }, [
+        heading,
+        article.snippet ? el('p', { class: 'cc-card-snippet', text: String(article.snippet) }) : null,
+      ]));
+    }
+    return list;
+  }
+
+  function replies(buttons) {
+    const row = el('div', { class: 'cc-replies' });
+    for (const reply of buttons) {
+      const button = el('button', { type: 'button', class: 'cc-reply', 'data-testid': 'cc-reply', text: String(reply.title) });
+      button.addEventListener('click', () => handlers.onReply(reply));
+      row.append(button);
+    }
+    return row;
+  }
+
+  function message(record) {
+    const sender = record.sender in labels ? record.sender : 'system';
+    const item = el('div', {
+      class: `cc-msg cc-msg--${sender}`, 'data-testid': 'cc-msg', 'data-sender': sender,
+      'data-id': record.id,
+    });
+    if (labels[sender]) item.append(el('span', { class: 'cc-visually-hidden', text: `${labels[sender]}: ` }));
+    if (sender === 'agent' && record.author) {
+      item.append(el('span', { class: 'cc-author', 'aria-hidden': 'true', text: String(record.author) }));
+    }
+    if (record.text) item.append(el('div', { class: 'cc-bubble', text: String(record.text) }));
+    if (Array.isArray(record.articles) && record.articles.length) item.append(cards(record.articles));
+    if (Array.isArray(record.replies) && record.replies.length) item.append(replies(record.replies));
+    if (record.ts) {
+      const date = new Date(record.ts);
+      if (!Number.isNaN(date.getTime())) {
+        item.append(el('time', { class: 'cc-time', datetime: date.toISOString(), text: formatTime.format(date) }));
+      }
+    }
+    return item;
+  }
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  return {
+    host,
+    isOpen: () => !panel.hidden,
+    setOpen(open) {
+      panel.hidden = !open;
+      root.toggleAttribute('data-open', open);
+      launcher.setAttribute('aria-expanded', String(open));
+      if (open) scrollToEnd();
+    },
+    render(records) {
+      log.replaceChildren();
+      if (options.greeting) log.append(message({ id: 'greeting', sender: 'bot', text: options.greeting }));
+      for (const record of records) log.append(message(record));
+      scrollToEnd();
+    },
+    append(record) {
+      log.append(message(record));
+      scrollToEnd();
+    },
+    removeReplies() {
+      for (const row of log.querySelectorAll('.cc-replies')) row.remove();
+    },
+    setTyping(on) {
+      typing.hidden = !on;
+      if (on) scrollToEnd();
+    },
+    setStatus(state) {
+      status.dataset.state = state;
+      status.textContent = t(state);
+    },
+    setTicket(text) {
+      ticket.hidden = !text;
+      ticket.textContent = text || '';
+    },
+    setUnread(count) {
+      badge.hidden = count === 0;
+      badge.textContent = count > 9 ? '9+' : String(count);
+      launcher.setAttribute('aria-label', count ? t('openChatUnread', { count }) : t('openChat'));
+    },
+    focusInput: () => input.focus(),
+    focusLauncher: () => launcher.focus(),
+  };
+}
