@@ -90,7 +90,7 @@ def _first_break(text: str, lo: int, hi: int) -> int:
     return lo
 
 
-def chunk_article(article: Article, chunk_chars: int = 900, overlap: int = 150) -> list[Chunk]:
+def chunk_article(article: Article, chunk_chars: int = 900, chunk_overlap: int = 150) -> list[Chunk]:
     """The chunks of one article.  Short sections (a heading with a line or two) are
     merged with the following section so no chunk is a bare heading."""
     merged: list[tuple[str, str]] = []
@@ -108,6 +108,6 @@ def chunk_article(article: Article, chunk_chars: int = 900, overlap: int = 150) 
         merged.append(("", pending))
     chunks: list[Chunk] = []
     for heading, text in merged:
-        for piece in window(text, chunk_chars, overlap) or [""]:
+        for piece in window(text, chunk_chars, chunk_overlap) or [""]:
             chunks.append(Chunk(article.id, len(chunks), heading, piece))
     return chunks

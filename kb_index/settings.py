@@ -26,6 +26,10 @@ class Setting:
 DEFAULT_ANSWER_THRESHOLD = 0.5
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting("source_dir", "CARE_KB_SOURCE_DIR", "data/kb", str,
+            "Folder of the KB article files (Markdown with front matter)."),
+    Setting("index_dir", "CARE_KB_INDEX_DIR", "var/kb_index", str,
+            "Folder the index is built into and loaded from."),
     Setting("embedding_model", "CARE_EMBEDDING_MODEL", None, str,
             "Folder of a sentence-transformers model; default: the packaged all-MiniLM-L6-v2."),
     Setting("answer_threshold", "CARE_KB_ANSWER_THRESHOLD", DEFAULT_ANSWER_THRESHOLD, float,

@@ -33,7 +33,7 @@ def build_transcript(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "text": _button_title(text, last_buttons),
                     "timestamp": event.get("timestamp"),
                     "intent": intent.get("name"),
-                    "confidence": _round(intent.get("confidence")),
+                    "confidence": round_confidence(intent.get("confidence")),
                 }
             )
         elif kind == "bot":
@@ -91,5 +91,5 @@ def _button_title(text: str, buttons: list[dict[str, Any]]) -> str:
     return text
 
 
-def _round(value: Any) -> Optional[float]:
+def round_confidence(value: Any) -> Optional[float]:
     return round(float(value), 4) if value is not None else None

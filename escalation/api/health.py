@@ -25,3 +25,16 @@ def health() -> Any:
     workers = [{"id": b.worker_id, "seen_at": b.seen_at.isoformat(), "passes": b.passes,
                 "alive": utcnow() - b.seen_at < stale_after} for b in beats]
     return jsonify({"status": "ok", "service": "escalation", "workers": workers})
+
+
+@bp.get("/health/worker")
+def worker_health() -> Any:
+    """200 while at least one worker has made a pass recently, 503 otherwise."""
+    response = health()
+    body = response.get_json() if not isinstance(response, tuple) else response[0].get_json()
+    alive = [w for w in body.get("workers", []) if w["alive"]]
+    if not alive:
+        return jsonify({"status": "error", "service": "worker",
+                        "message": "No worker has made a pass recently. Start one: "
+                                   "`flask --app escalation worker`."}), 503
+    return jsonify({"status": "ok", "service": "worker", "workers": alive})

@@ -3,7 +3,7 @@
 const STRINGS = {
   en: {
     openChat: 'Open chat',
-    openChatUnread: 'Open chat, {count} new messages',
+    openChatUnread: 'Open chat ({count} unread)',
     closeChat: 'Close chat',
     inputLabel: 'Your message',
     placeholder: 'Type your message…',

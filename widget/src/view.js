@@ -127,10 +127,17 @@ export function createView({ options, t, handlers }) {
       handlers.onClose();
     }
   });
+  function submit() {
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    input.style.height = 'auto';
+    handlers.onSubmit(text);
+  }
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      form.requestSubmit();
+      submit();
     }
   });
   input.addEventListener('input', () => {
@@ -139,11 +146,7 @@ export function createView({ options, t, handlers }) {
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const text = input.value.trim();
-    if (!text) return;
-    input.value = '';
-    input.style.height = 'auto';
-    handlers.onSubmit(text);
+    submit();
   });
 
   function cards(articles) {
@@ -195,6 +198,12 @@ export function createView({ options, t, handlers }) {
     return item;
   }
 
+  let unread = 0;
+  function labelLauncher() {
+    if (!panel.hidden) launcher.setAttribute('aria-label', t('closeChat'));
+    else launcher.setAttribute('aria-label', unread ? t('openChatUnread', { count: unread }) : t('openChat'));
+  }
+
   function scrollToEnd() {
     log.scrollTop = log.scrollHeight;
   }
@@ -206,6 +215,7 @@ export function createView({ options, t, handlers }) {
       panel.hidden = !open;
       root.toggleAttribute('data-open', open);
       launcher.setAttribute('aria-expanded', String(open));
+      labelLauncher();
       if (open) scrollToEnd();
     },
     render(records) {
@@ -236,8 +246,10 @@ export function createView({ options, t, handlers }) {
     setUnread(count) {
       badge.hidden = count === 0;
       badge.textContent = count > 9 ? '9+' : String(count);
-      launcher.setAttribute('aria-label', count ? t('openChatUnread', { count }) : t('openChat'));
+      unread = count;
+      labelLauncher();
     },
+    hasFocus: () => shadow.activeElement != null,
     focusInput: () => input.focus(),
     focusLauncher: () => launcher.focus(),
   };

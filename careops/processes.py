@@ -1,0 +1,122 @@
+"""What each process is: its command line, environment and health check."""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv" / "bin"
+RASA_VENV = ROOT / ".venv-rasa" / "bin"
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    argv: list[str]
+    health_url: str
+    cwd: Path = ROOT
+    env: dict[str, str] = field(default_factory=dict)
+    ready_timeout: float = 60.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the processes listen and keep their data."""
+
+    escalation_port: int = 5000
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    host: str = "127.0.0.1"
+    instance_dir: Path = ROOT / "instance"
+    var_dir: Path = ROOT / "var"
+    database_url: str | None = None
+    service_token: str = "dev-service-token"
+    secret_key: str = "dev-secret-change-me"
+    model_dir: Path = ROOT / "chatbot" / "models"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.escalation_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}/webhook"
+
+    @property
+    def tracker_db(self) -> Path:
+        return self.var_dir / "rasa-tracker.sqlite3"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def common_env(config: StackConfig) -> dict[str, str]:
+    env = {
+        "CARE_API_URL": config.api_url,
+        "CARE_PUBLIC_URL": config.api_url,
+        "CARE_RASA_URL": config.rasa_url,
+        "CARE_ACTIONS_URL": config.actions_url,
+        "CARE_SERVICE_TOKEN": config.service_token,
+        "CARE_SECRET_KEY": config.secret_key,
+        "CARE_KB_INDEX_DIR": str(config.var_dir / "kb_index"),
+        "CARE_TRACKER_DB": str(config.tracker_db),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if config.database_url:
+        env["CARE_DATABASE_URL"] = config.database_url
+    env.update(config.extra_env)
+    return env
+
+
+def stack(config: StackConfig) -> list[Process]:
+    env = common_env(config)
+    flask_env = {**env, "CARE_INSTANCE_DIR": str(config.instance_dir)}
+    return [
+        Process(
+            "escalation",
+            [str(VENV / "gunicorn"), "--bind", f"{config.host}:{config.escalation_port}",
+             "--worker-class", "gthread", "--workers", "1", "--threads", "16", "--timeout", "120",
+             "--access-logfile", "-", "escalation.wsgi:app"],
+            f"{config.api_url}/healthz", env=flask_env, ready_timeout=120.0,
+            description="Flask: API, consoles, KB search, widget and demo page",
+        ),
+        Process(
+            "worker", [str(VENV / "flask"), "--app", "escalation.wsgi:app", "worker"],
+            f"{config.api_url}/api/v1/health/worker", env=flask_env, ready_timeout=60.0,
+            description="SLA clocks, auto-close, outbox (heartbeat in /api/v1/health)",
+        ),
+        Process(
+            "actions", [str(RASA_VENV / "rasa"), "run", "actions", "--port", str(config.actions_port),
+                        "--actions", "actions"],
+            f"http://{config.host}:{config.actions_port}/health", cwd=ROOT / "chatbot", env=env,
+            ready_timeout=120.0, description="Rasa action server: custom actions, clients of the API",
+        ),
+        Process(
+            "rasa", [str(RASA_VENV / "rasa"), "run", "--enable-api", "--cors", "*",
+                     "--interface", config.host, "--port", str(config.rasa_port),
+                     "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                     "--model", str(config.model_dir)],
+            f"{config.rasa_url}/status", cwd=ROOT / "chatbot", env=env, ready_timeout=240.0,
+            description="Rasa: the assistant (socket.io + REST channels, HTTP API)",
+        ),
+    ]
+
+
+def base_environment() -> dict[str, str]:
+    """The caller's environment (so every ``CARE_*`` setting reaches the processes) minus venv markers."""
+    return {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONHOME"}}

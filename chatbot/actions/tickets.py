@@ -1,0 +1,261 @@
+"""Hand the customer over to a person: the ticket form, opening a ticket, ticket status."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from . import escalation_client, transcript
+from .escalation_client import ApiError, EscalationError, ServiceUnavailable
+from .kb_answer import AGENT_OWNERS, resend_handoff
+
+logger = logging.getLogger(__name__)
+
+EMAIL_RE = re.compile(r"[^\s@<>(),;:\"']+@[^\s@<>(),;:\"']+\.[A-Za-z]{2,}")
+TICKET_RE = re.compile(r"\bCR-\d{4,}\b", re.IGNORECASE)
+NAME_PREFIX_RE = re.compile(
+    r"^(hi|hello|hey)?[,!\s]*(my name is|my name's|name:|i am|i'm|im|it's|its|this is|call me)\s+",
+    re.IGNORECASE,
+)
+MAX_NAME_WORDS = 5
+MAX_NAME_LENGTH = 80
+
+RETRY_INTENT = "EXTERNAL_retry_ticket"
+RETRY_REMINDER = "retry_ticket"
+# Seconds to wait before each automatic retry when the escalation service is down.
+RETRY_DELAYS = (5, 15, 45)
+
+# How a ticket status reads in a sentence ("Ticket CR-10001 is <...>.").
+STATUS_TEXT = {
+    "new": "open and waiting for an agent",
+    "open": "open and being worked on",
+    "assigned": "with an agent",
+    "pending": "waiting for a reply from you — check your e-mail",
+    "on_hold": "on hold",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class ValidateTicketForm(FormValidationAction):
+    """Checks the customer's name and e-mail; a rejected value is asked for again."""
+
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    def validate_customer_name(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        has_entity = bool(list(tracker.get_latest_entity_values("name")))
+        if intent == "request_human" and not has_entity:
+            dispatcher.utter_message(response="utter_name_needed_first")
+            return {"customer_name": None}
+        name = clean_name(slot_value)
+        if name is None:
+            dispatcher.utter_message(response="utter_invalid_name")
+        return {"customer_name": name}
+
+    def validate_customer_email(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        match = EMAIL_RE.search(str(slot_value or ""))
+        if match is None:
+            dispatcher.utter_message(response="utter_invalid_email")
+            return {"customer_email": None}
+        return {"customer_email": match.group(0).rstrip(".")}
+
+
+def clean_name(value: Any) -> Optional[str]:
+    """'my name is Laura Smith.' -> 'Laura Smith'; None when it does not look like a name."""
+    text = NAME_PREFIX_RE.sub("", str(value or "").strip()).strip(" .,!")
+    if (
+        not text
+        or len(text) > MAX_NAME_LENGTH
+        or len(text.split()) > MAX_NAME_WORDS
+        or any(char.isdigit() or char in "@?/" for char in text)
+    ):
+        return None
+    return text
+
+
+class ActionOpenTicket(Action):
+    """Opens the ticket, or retries a request that could not be delivered yet.
+
+    The request (key + body) is frozen in the `pending_ticket` slot at the first attempt,
+    so every retry sends the same `Idempotency-Key` with the same body; the escalation
+    service then creates at most one ticket. The customer is told of a ticket only after
+    the service confirmed it.
+    """
+
+    def name(self) -> str:
+        return "action_open_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        client = escalation_client.get_client()
+        from_reminder = (tracker.latest_message.get("intent") or {}).get("name") == RETRY_INTENT
+        pending = tracker.get_slot("pending_ticket")
+
+        if pending is None:
+            if from_reminder:
+                return []  # opened meanwhile, or the customer cancelled
+            if await self._already_with_agent(dispatcher, tracker):
+                return []
+            pending = {
+                "idempotency_key": new_idempotency_key(),
+                "payload": build_ticket_payload(tracker),
+                "attempts": 0,
+            }
+
+        attempts = pending["attempts"] + 1
+        try:
+            receipt = await client.open_ticket(pending["payload"], pending["idempotency_key"])
+        except ServiceUnavailable as exc:
+            logger.warning("opening a ticket for %s failed (attempt %d): %s",
+                           tracker.sender_id, attempts, exc)
+            return self._retry_later(dispatcher, pending, attempts, from_reminder)
+        except ApiError as exc:
+            logger.error("the escalation API refused a ticket for %s: %s", tracker.sender_id, exc)
+            dispatcher.utter_message(response="utter_ticket_rejected")
+            return [SlotSet("pending_ticket", None)]
+
+        dispatcher.utter_message(
+            response="utter_ticket_opened",
+            ticket=receipt.number,
+            email=pending["payload"]["email"],
+        )
+        dispatcher.utter_message(
+            json_message={"data": {"handoff": {"ticket": receipt.number, "token": receipt.token}}}
+        )
+        events: list[EventType] = [
+            SlotSet("ticket_number", receipt.number),
+            SlotSet("pending_ticket", None),
+        ]
+        if pending["attempts"]:
+            events.append(ReminderCancelled(name=RETRY_REMINDER))
+        return events
+
+    async def _already_with_agent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> bool:
+        """A second request while a person already has this conversation opens nothing."""
+        ticket = tracker.get_slot("ticket_number")
+        if not ticket:
+            return False
+        try:
+            info = await escalation_client.get_client().get_ticket(ticket)
+        except EscalationError as exc:
+            logger.warning("could not check the owner of %s: %s", ticket, exc)
+            return False
+        if info is None or info.owner not in AGENT_OWNERS:
+            return False
+        dispatcher.utter_message(response="utter_ticket_already_open", ticket=ticket)
+        resend_handoff(dispatcher, tracker)
+        return True
+
+    @staticmethod
+    def _retry_later(
+        dispatcher: CollectingDispatcher,
+        pending: dict[str, Any],
+        attempts: int,
+        from_reminder: bool,
+    ) -> list[EventType]:
+        if attempts > len(RETRY_DELAYS):
+            # Automatic retries are used up: keep the request (same key) for the
+            # customer's next "talk to a person", which starts a new round.
+            dispatcher.utter_message(response="utter_ticket_service_still_down")
+            return [SlotSet("pending_ticket", {**pending, "attempts": 0})]
+        if not from_reminder:
+            dispatcher.utter_message(response="utter_ticket_service_down")
+        return [
+            SlotSet("pending_ticket", {**pending, "attempts": attempts}),
+            ReminderScheduled(
+                RETRY_INTENT,
+                trigger_date_time=_now() + timedelta(seconds=RETRY_DELAYS[attempts - 1]),
+                name=RETRY_REMINDER,
+                kill_on_user_message=False,
+            ),
+        ]
+
+
+def build_ticket_payload(tracker: Tracker) -> dict[str, Any]:
+    """The `POST /api/v1/tickets` body for this conversation (docs/interfaces.md)."""
+    events = tracker.events_after_latest_restart()
+    trigger = transcript.handoff_trigger(events) or {}
+    intent = (trigger.get("parse_data") or {}).get("intent") or {}
+    return {
+        "name": tracker.get_slot("customer_name"),
+        "email": tracker.get_slot("customer_email"),
+        "channel": "web_chat",
+        "conversation_id": tracker.sender_id,
+        "transcript": transcript.build_transcript(events),
+        "suggested_articles": list(tracker.get_slot("suggested_articles") or []),
+        "nlu": {
+            "last_intent": intent.get("name"),
+            "confidence": transcript.round_confidence(intent.get("confidence")),
+        },
+    }
+
+
+class ActionCheckTicketStatus(Action):
+    def name(self) -> str:
+        return "action_check_ticket_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        number = requested_ticket_number(tracker)
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_ticket_number")
+            return []
+        try:
+            info = await escalation_client.get_client().get_ticket(number)
+        except EscalationError as exc:
+            logger.warning("ticket lookup %s failed: %s", number, exc)
+            dispatcher.utter_message(response="utter_ticket_status_unavailable")
+            return []
+        if info is None:
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket=number)
+            return []
+        status_text = STATUS_TEXT.get(info.status, info.status.replace("_", " "))
+        dispatcher.utter_message(
+            response="utter_ticket_status", ticket=info.number, status_text=status_text
+        )
+        return []
+
+
+def requested_ticket_number(tracker: Tracker) -> Optional[str]:
+    """The ticket number in the latest message, else this conversation's own ticket."""
+    for value in tracker.get_latest_entity_values("ticket_number"):
+        match = TICKET_RE.search(str(value))
+        if match:
+            return match.group(0).upper()
+    match = TICKET_RE.search(tracker.latest_message.get("text") or "")
+    if match:
+        return match.group(0).upper()
+    return tracker.get_slot("ticket_number")

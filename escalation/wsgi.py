@@ -1,0 +1,4 @@
+"""WSGI entry point for gunicorn: ``gunicorn escalation.wsgi:app``."""
+from escalation import create_app
+
+app = create_app()

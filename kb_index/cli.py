@@ -1,0 +1,88 @@
+"""Command line: ``python -m kb_index build|search|eval`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+
+from . import settings
+from .building import build, open_index
+from .errors import KBError
+from .evaluate import evaluate, format_table, load_questions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kb_index", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_build = commands.add_parser("build", help="build or update the index from the articles")
+    p_build.add_argument("--source", default=settings.get("source_dir"), help="article folder")
+    p_build.add_argument("--out", default=settings.get("index_dir"), help="index folder")
+    p_build.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p_search = commands.add_parser("search", help="search the index")
+    p_search.add_argument("query")
+    p_search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    p_search.add_argument("--audience", choices=("public", "internal"), default="public")
+    p_search.add_argument("--index", default=settings.get("index_dir"), help="index folder")
+    p_search.add_argument("--method", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    p_search.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p_eval = commands.add_parser("eval", help="measure retrieval and choose the threshold")
+    p_eval.add_argument("--questions", default="data/eval/kb_questions.jsonl")
+    p_eval.add_argument("--oos", default="data/eval/out_of_scope.jsonl")
+    p_eval.add_argument("--index", default=settings.get("index_dir"), help="index folder")
+    p_eval.add_argument("--source", default=settings.get("source_dir"),
+                        help="article folder (the index is brought up to date first)")
+    p_eval.add_argument("--fusion", choices=("rrf", "weighted"), default=None)
+    p_eval.add_argument("--misses", action="store_true", help="list the questions missed")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return {"build": _build, "search": _search, "eval": _eval}[args.command](args)
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    report = build(args.source, args.out, show_progress=not args.quiet)
+    kind = "full rebuild" if report.full_rebuild else "incremental"
+    print(f"{args.out}: {kind}, {report.chunks_total} chunks ({report.index_type}), "
+          f"{report.chunks_embedded} embedded in {report.seconds:.1f}s; "
+          f"added {len(report.added)}, changed {len(report.changed)}, "
+          f"removed {len(report.removed)}, unchanged {report.unchanged}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    result = open_index(args.index).search(args.query, k=args.k, audience=args.audience,
+                                           method=args.method)
+    if args.json:
+        print(json.dumps({"query": args.query, "answerable": result.answerable,
+                          "confidence": result.confidence,
+                          "hits": [asdict(h) for h in result.hits]}, indent=2))
+        return 0
+    print(f"answerable: {result.answerable} (confidence {result.confidence:.3f})")
+    for n, hit in enumerate(result.hits, 1):
+        print(f"{n}. [{hit.score:.4f}] {hit.title} ({hit.article_id}, {hit.audience}) {hit.url}")
+        print(f"   {hit.snippet}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    options = {"fusion": args.fusion} if args.fusion else {}
+    index = open_index(args.index, source_dir=args.source, **options)
+    report = evaluate(index, load_questions(args.questions), load_questions(args.oos))
+    print(format_table(report))
+    if args.misses:
+        print("\nmissed at rank 1 (question | expected | got):")
+        for question, expected, got in report.misses:
+            print(f"- {question} | {', '.join(expected)} | {got}")
+    return 0

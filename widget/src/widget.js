@@ -1,0 +1,221 @@
+// The widget itself: keeps the history, turns bot and ticket events into messages, and
+// follows the handoff. The DOM lives in view.js, the wire in transport.js.
+import { cleanUser } from './options.js';
+import { createHistory, createStore } from './store.js';
+import { translator } from './strings.js';
+import { createTransport } from './transport.js';
+import { createView } from './view.js';
+
+const TYPING_TIMEOUT_MS = 15000;
+const SEEN_LIMIT = 500;
+
+let counter = 0;
+function newId() {
+  counter += 1;
+  return `${Date.now().toString(36)}-${counter.toString(36)}`;
+}
+
+/** created_at as epoch seconds, epoch milliseconds or an ISO string -> milliseconds. */
+function toMillis(value) {
+  if (typeof value === 'number') return value < 1e12 ? value * 1000 : value;
+  const parsed = Date.parse(value);
+  return Number.isNaN(parsed) ? Date.now() : parsed;
+}
+
+/** How a ticket-thread message is shown; null for the customer's and the bot's own,
+ * which the widget already shows from the chat itself. */
+function senderFor(author) {
+  if (author === 'customer' || author === 'user' || author === 'bot') return null;
+  return author === 'system' ? 'system' : 'agent';
+}
+
+function isBackWithBot(conversation) {
+  return conversation.owner === 'bot' || ['resolved', 'closed'].includes(conversation.status);
+}
+
+function cleanReplies(quickReplies) {
+  if (!Array.isArray(quickReplies)) return null;
+  const replies = quickReplies
+    .filter((r) => r && typeof r === 'object' && r.title != null)
+    .map((r) => ({ title: String(r.title), payload: String(r.payload ?? r.title) }));
+  return replies.length ? replies : null;
+}
+
+function cleanArticles(articles) {
+  if (!Array.isArray(articles)) return null;
+  const clean = articles
+    .filter((a) => a && typeof a === 'object' && (a.title || a.url))
+    .map((a) => ({
+      article_id: a.article_id == null ? null : String(a.article_id),
+      title: String(a.title ?? ''),
+      url: a.url == null ? null : String(a.url),
+      snippet: a.snippet == null ? '' : String(a.snippet),
+    }));
+  return clean.length ? clean : null;
+}
+
+function loadHandoff(store) {
+  const saved = store.getJSON('handoff', null);
+  if (!saved || typeof saved.token !== 'string' || !saved.token) return null;
+  return { owner: 'queued', agent: null, seen: [], ...saved };
+}
+
+export function createWidget(options) {
+  const t = translator(options.language);
+  const store = createStore();
+  const history = createHistory(store);
+  const status = { bot: 'connecting', ticket: 'connecting' };
+  let handoff = loadHandoff(store);
+  let unread = 0;
+  let typingTimer = null;
+
+  const view = createView({
+    options,
+    t,
+    handlers: {
+      onToggle: () => (view.isOpen() ? close() : open()),
+      onClose: () => close(),
+      onSubmit: (text) => send(text, text),
+      onReply: (reply) => send(reply.payload, reply.title),
+    },
+  });
+  const transport = createTransport(options, store, {
+    onBotMessage,
+    onTicketUpdate,
+    onTicketGone: () => endHandoff('ticketGone'),
+    onStatus: (channel, state) => {
+      status[channel] = state;
+      showStatus();
+    },
+    onSendFailed: () => record({ sender: 'system', text: t('sendFailed') }),
+  });
+
+  function showStatus() {
+    view.setStatus(handoff ? status.ticket : status.bot);
+  }
+
+  function showTicket() {
+    if (!handoff) view.setTicket(null);
+    else if (handoff.owner === 'agent' && handoff.agent) view.setTicket(t('ticketWithAgent', handoff));
+    else view.setTicket(t('ticketQueued', handoff));
+  }
+
+  function record(fields) {
+    const entry = history.add({ id: newId(), ts: Date.now(), ...fields });
+    view.append(entry);
+    if (!view.isOpen() && entry.sender !== 'user') {
+      unread += 1;
+      view.setUnread(unread);
+    }
+    return entry;
+  }
+
+  function typing(on) {
+    clearTimeout(typingTimer);
+    view.setTyping(on);
+    if (on) typingTimer = setTimeout(() => view.setTyping(false), TYPING_TIMEOUT_MS);
+  }
+
+  function send(payload, shownAs) {
+    if (history.retireReplies()) view.removeReplies();
+    record({ sender: 'user', text: shownAs });
+    const route = transport.send(payload);
+    if (route === 'bot' && !handoff) typing(true);
+  }
+
+  function onBotMessage(message) {
+    typing(false);
+    const replies = cleanReplies(message.quick_replies);
+    if ((typeof message.text === 'string' && message.text) || replies) {
+      record({ sender: 'bot', text: typeof message.text === 'string' ? message.text : '', replies });
+    }
+    const articles = cleanArticles(message.articles);
+    if (articles) record({ sender: 'bot', articles });
+    const ticket = message.handoff;
+    if (ticket && typeof ticket === 'object' && typeof ticket.token === 'string' && ticket.token) {
+      beginHandoff(ticket);
+    }
+  }
+
+  function beginHandoff({ ticket, token }) {
+    if (handoff && handoff.token === token) return;
+    handoff = { ticket: String(ticket ?? ''), token, owner: 'queued', agent: null, seen: [] };
+    store.setJSON('handoff', handoff);
+    showTicket();
+    showStatus();
+    transport.startHandoff(handoff);
+  }
+
+  function onTicketUpdate(conversation) {
+    if (!handoff || !conversation || typeof conversation !== 'object') return;
+    if (conversation.number) handoff.ticket = String(conversation.number);
+    if (conversation.owner === 'agent' && handoff.owner !== 'agent') {
+      record({ sender: 'system', text: t('agentJoined', { agent: conversation.agent || t('agent') }) });
+    }
+    const seen = new Set(handoff.seen);
+    for (const message of Array.isArray(conversation.messages) ? conversation.messages : []) {
+      if (!message || message.id == null || seen.has(String(message.id))) continue;
+      seen.add(String(message.id));
+      const sender = senderFor(message.author);
+      if (sender && message.body) {
+        record({
+          sender,
+          text: String(message.body),
+          author: message.author_name == null ? null : String(message.author_name),
+          ts: toMillis(message.created_at),
+        });
+      }
+    }
+    handoff.seen = [...seen].slice(-SEEN_LIMIT);
+    handoff.owner = conversation.owner ?? handoff.owner;
+    handoff.agent = conversation.agent ?? null;
+    handoff.status = conversation.status ?? null;
+    if (isBackWithBot(conversation)) {
+      endHandoff('ticketResolved');
+      return;
+    }
+    store.setJSON('handoff', handoff);
+    showTicket();
+  }
+
+  function endHandoff(reason) {
+    if (!handoff) return;
+    transport.stopHandoff();
+    record({ sender: 'system', text: t(reason, handoff) });
+    handoff = null;
+    store.remove('handoff');
+    showTicket();
+    showStatus();
+  }
+
+  function open({ focus = true } = {}) {
+    if (view.isOpen()) return;
+    view.setOpen(true);
+    unread = 0;
+    view.setUnread(0);
+    transport.connect();
+    showStatus();
+    if (focus) view.focusInput();
+  }
+
+  function close() {
+    if (!view.isOpen()) return;
+    const hadFocus = view.hasFocus();
+    view.setOpen(false);
+    // Focus never gets lost in a hidden panel: it goes back to the launcher.
+    if (hadFocus) view.focusLauncher();
+  }
+
+  function setUser(user) {
+    options.user = user == null ? null : cleanUser({ ...options.user, ...user });
+  }
+
+  view.render(history.all());
+  showTicket();
+  showStatus();
+  if (handoff) transport.startHandoff(handoff);
+  // Opening on page load must not pull the focus away from the host page.
+  if (options.open) open({ focus: false });
+
+  return { open: () => open(), close, setUser };
+}
