@@ -30,6 +30,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     db.init_app(app)
+    from . import events
+
+    events.init_app(app)
+    app.extensions["care_db"].configure(info={"care_bus": app.extensions["care_bus"]})
 
     from . import auth, cli, http
     from .admin import bp as admin_bp

@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between two passes of the worker."),
     Setting("AUTO_CLOSE_DAYS", 7,
             "Resolved tickets with no customer reply for this many days are closed."),
+    Setting("REDIS_URL", "",
+            "Redis URL (e.g. redis://127.0.0.1:6379/0) to fan live-chat events out between several "
+            "escalation processes; empty: one process, in-memory."),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the service and the worker."),
 )
 

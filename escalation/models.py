@@ -189,3 +189,23 @@ class WorkerHeartbeat(Base):
     worker_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     passes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+EVENT_KINDS = ("message", "status", "assigned", "agent_joined")
+
+
+class TicketEvent(Base):
+    """One thing that happened on a ticket, in order; the live streams replay these by id.
+
+    ``public`` events reach the customer's stream; internal notes never do.
+    """
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="ck_ticket_events_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

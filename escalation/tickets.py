@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import lifecycle
+from . import events, lifecycle
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .models import AuditEntry, Customer, Message, Ticket, User, utcnow
 from .triage import triage
@@ -48,6 +48,7 @@ def _transition(session: Session, ticket: Ticket, action: str, actor: str, **det
         ticket.owner = owner
     ticket.updated_at = utcnow()
     _audit(session, ticket, actor, action, before, target, **details)
+    events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": action})
 
 
 def _customer(session: Session, name: str, email: str) -> Customer:
@@ -132,6 +133,7 @@ def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:
     if ticket.assignee_id != agent.id:
         raise Forbidden("Only the assigned agent can acknowledge this ticket.")
     _transition(session, ticket, "acknowledge", agent.username)
+    events.record(session, ticket, "agent_joined", {"agent": agent.name})
 
 
 def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False) -> Message:
@@ -147,6 +149,8 @@ def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal:
     message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id,
                       author_name=agent.name, body=body, internal=internal)
     session.add(message)
+    session.flush()
+    events.record(session, ticket, "message", events.message_payload(message), public=not internal)
     return message
 
 
@@ -164,6 +168,8 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
     message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer.name, body=body)
     session.add(message)
     ticket.updated_at = utcnow()
+    session.flush()
+    events.record(session, ticket, "message", events.message_payload(message))
     return message
 
 

@@ -9,6 +9,7 @@ thousand chunks (see docs/kb_index.md, "Measured").
 
 from __future__ import annotations
 
+import logging
 import re
 
 import bm25s
@@ -39,6 +40,9 @@ class KeywordIndex:
     """BM25 over a fixed list of documents; ``scores`` returns one score per document."""
 
     def __init__(self, texts: list[str], k1: float = 1.2, b: float = 0.75) -> None:
+        # bm25s sets its own logger to DEBUG, so every index() would log through the
+        # application's handlers; keep it at WARNING.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.size = len(texts)
         self._retriever: bm25s.BM25 | None = None
         if texts:

@@ -65,7 +65,7 @@ def load_questions(path: str | Path) -> list[dict]:
 
 def evaluate(index, questions: list[dict], out_of_scope: list[dict]) -> Report:
     texts = [q["question"] for q in questions] + [q["question"] for q in out_of_scope]
-    vectors = index.embedder.encode(texts) if texts else None
+    vectors = index.embedder.encode([index.correct(t) for t in texts]) if texts else None
     audiences = [_audience(index, q) for q in questions]
     unknown = sorted({a for q in questions for a in q["article_ids"]} - set(index.article_ids()))
     if unknown:

@@ -24,6 +24,7 @@ from .articles import Article
 from .bm25 import KeywordIndex
 from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, IndexIncompatible, KBError
+from .spelling import Speller
 from .search import Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
 from .store import VectorStore
 
@@ -70,13 +71,13 @@ class Index:
                 store.add(add)
             self._store, self._articles, self._row_chunks = store, articles, row_chunks
             self._row_article, self._internal, self._alive = row_article, internal, alive
-            self._keyword, self._keyword_rows = keyword
+            self._keyword, self._keyword_rows, self._speller = keyword
 
     @staticmethod
     def _keyword_for(articles: dict[str, Article], row_chunks: list[Chunk | None]) -> tuple:
         rows = np.array([i for i, c in enumerate(row_chunks) if c is not None], dtype=np.int64)
         texts = [row_chunks[i].embed_text(articles[row_chunks[i].article_id].title) for i in rows]
-        return KeywordIndex(texts), rows
+        return KeywordIndex(texts), rows, Speller.from_texts(texts)
 
     @property
     def index_type(self) -> str:
@@ -121,8 +122,10 @@ class Index:
 
     def rank(self, query: str, k: int = 5, audience: str = "public", *, method: str = "hybrid",
              vector: np.ndarray | None = None, depth: int | None = None) -> list[RankedArticle]:
-        """Every candidate article, best first (used by :meth:`search` and evaluation)."""
+        """Every candidate article, best first (used by :meth:`search` and evaluation).
+        ``vector``: the embedding of :meth:`correct` (query), if already computed."""
         depth = depth or max(50, 10 * k)
+        query = self.correct(query)
         if vector is None and method != "bm25":
             vector = self.embedder.encode([query])[0]
         with self._lock:
@@ -133,6 +136,10 @@ class Index:
             kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
             keyword = (self._keyword_rows[kw_rows], kw_scores)
             return fuse(dense, keyword, self._row_article, method, self.fusion)
+
+    def correct(self, query: str) -> str:
+        """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
+        return self._speller.correct(query)
 
     def _hit(self, ranked: RankedArticle) -> Hit:
         article = self._articles[ranked.article_id]

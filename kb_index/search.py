@@ -4,7 +4,8 @@ Both retrievers return their best *chunks*; each chunk gets a fused score, an ar
 scores as its best chunk, and that chunk becomes the hit's snippet, so an article
 appears at most once.  Fusion methods (chosen on the eval set, see docs/kb_index.md):
 
-- ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists;
+- ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
+  scaled so that 1.0 means first in both;
 - ``weighted``: ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 / max bm25``.
 
 Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
@@ -93,6 +94,8 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
             else (1 - DENSE_WEIGHT) * bm25[row] / max_bm25)
     if method != "hybrid":  # a single list: order by its own score
         chunk_score = dict(cosine) if use_dense else dict(bm25)
+    elif fusion == "rrf":   # scale to 0..1: 1 = first in both lists
+        chunk_score = {row: s * (RRF_K + 1) / 2 for row, s in chunk_score.items()}
     articles: dict[str, RankedArticle] = {}
     for row, score in chunk_score.items():
         article_id = row_article[row]

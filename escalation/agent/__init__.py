@@ -75,3 +75,13 @@ def resolve(number: str) -> Any:
         tickets.resolve(db.session, item, current_user, request.form.get("resolution", ""))
         return f"{item.number} resolved."
     return _act(number, run)
+
+
+@bp.get("/tickets/<number>/events")
+@role_required("agent", "admin")
+def ticket_events(number: str) -> Any:
+    """The console's live stream: every event of the ticket, internal notes included."""
+    from ..api.conversations import event_stream
+
+    item = tickets.get_by_number(db.session, number)
+    return event_stream(item.id, include_internal=True)

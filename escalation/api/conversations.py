@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import Response, current_app, jsonify, request, stream_with_context
 
-from .. import tickets
+from .. import events, tickets
 from ..db import db
 from ..models import Message, Ticket
 from . import bp
@@ -35,3 +35,24 @@ def post_message(token: str) -> Any:
     message = tickets.customer_message(db.session, ticket, body.body)
     db.session.commit()
     return jsonify(message_json(message)), 201
+
+
+def last_event_id() -> int:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+    return int(raw) if raw.isdigit() else 0
+
+
+def event_stream(ticket_id: int, *, include_internal: bool) -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stream = events.sse_stream(app, ticket_id, last_event_id(), include_internal=include_internal)
+    response = Response(stream_with_context(stream), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@bp.get("/conversations/<token>/events")
+def conversation_events(token: str) -> Response:
+    """Server-Sent Events: agent messages and status changes; resume with Last-Event-ID."""
+    ticket = tickets.get_by_token(db.session, token)
+    return event_stream(ticket.id, include_internal=False)

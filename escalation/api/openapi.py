@@ -1,0 +1,124 @@
+"""The OpenAPI 3.1 description of ``/api/v1``, served at ``/api/v1/openapi.json``.
+
+Request bodies come from the pydantic schemas the routes validate with, so the spec and the
+validation cannot drift apart; a test checks every API route is described here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from . import bp
+from .schemas import MessageCreate, TicketCreate
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+TICKET_CREATED = {"type": "object", "required": ["number", "token", "status", "owner", "tracking_url"],
+                  "properties": {"number": {"type": "string", "pattern": "^CR-[0-9]+$"},
+                                 "token": {"type": "string"}, "status": {"type": "string"},
+                                 "owner": {"type": "string"}, "tracking_url": {"type": "string"}}}
+TICKET = {"type": "object", "required": ["number", "status", "owner", "subject", "created_at", "assignee"],
+          "properties": {"number": {"type": "string"}, "status": {"type": "string"}, "owner": {"type": "string"},
+                         "subject": {"type": "string"}, "priority": {"type": "string"},
+                         "category": {"type": "string"}, "created_at": {"type": "string"},
+                         "assignee": {"type": ["string", "null"]}}}
+MESSAGE = {"type": "object", "required": ["id", "author", "author_name", "body", "created_at"],
+           "properties": {"id": {"type": "integer"}, "author": {"type": "string"},
+                          "author_name": {"type": "string"}, "body": {"type": "string"},
+                          "created_at": {"type": "string"}}}
+CONVERSATION = {"type": "object", "required": ["number", "status", "owner", "agent", "messages"],
+                "properties": {"number": {"type": "string"}, "status": {"type": "string"},
+                               "owner": {"type": "string"}, "agent": {"type": ["string", "null"]},
+                               "messages": {"type": "array", "items": MESSAGE}}}
+HITS = {"type": "object", "required": ["query", "answerable", "hits"],
+        "properties": {"query": {"type": "string"}, "answerable": {"type": "boolean"},
+                       "hits": {"type": "array", "items": {"type": "object", "properties": {
+                           "article_id": {"type": "string"}, "title": {"type": "string"},
+                           "url": {"type": "string"}, "snippet": {"type": "string"}, "score": {"type": "number"}}}}}}
+HEALTH = {"type": "object", "required": ["status", "service"],
+          "properties": {"status": {"type": "string"}, "service": {"type": "string"}}}
+BEARER = [{"serviceToken": []}]
+
+
+def spec() -> dict[str, Any]:
+    number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Customer Care Registry API", "version": "1.0.0",
+                 "description": "Tickets, KB search and the customer's side of a handed-over conversation. "
+                                "Every error is {\"error\": {\"code\", \"message\", \"details\"}}."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"serviceToken": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message", "details"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                   "details": {"type": "object"}}}}},
+                "TicketCreate": TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "MessageCreate": MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                **TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}),
+            },
+        },
+        "paths": {
+            "/health": {"get": {"summary": "Service and database health", "responses": {
+                "200": _ok("Up", HEALTH), "503": _ok("Database unreachable", HEALTH)}}},
+            "/health/worker": {"get": {"summary": "Whether a worker made a pass recently", "responses": {
+                "200": _ok("A worker is alive", HEALTH), "503": _ok("No live worker", HEALTH)}}},
+            "/kb/search": {"get": {
+                "summary": "Search the knowledge base",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 1000}},
+                    {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20}},
+                    {"name": "audience", "in": "query", "schema": {"enum": ["public", "internal"]}}],
+                "responses": {"200": _ok("Ranked hits, one per article", HITS), "403": _error("Internal needs a token"),
+                              "422": _error("Bad parameters")}}},
+            "/tickets": {"post": {
+                "summary": "Open a ticket (idempotent)", "security": BEARER,
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
+                                "schema": {"type": "string", "maxLength": 200}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/TicketCreate"}}}},
+                "responses": {"201": _ok("Created", TICKET_CREATED), "200": _ok("Replay of the same key", TICKET_CREATED),
+                              "400": _error("Not JSON"), "401": _error("No service token"),
+                              "409": _error("Key reused with another body"), "413": _error("Body too large"),
+                              "415": _error("Not application/json"), "422": _error("Invalid fields")}}},
+            "/tickets/{number}": {"get": {
+                "summary": "A ticket's status", "security": BEARER, "parameters": [number],
+                "responses": {"200": _ok("The ticket", TICKET), "401": _error("No service token"),
+                              "404": _error("Unknown number")}}},
+            "/conversations/{token}": {"get": {
+                "summary": "The customer's view of a handed-over conversation", "parameters": [token],
+                "responses": {"200": _ok("Status and public messages", CONVERSATION),
+                              "404": _error("Unknown token")}}},
+            "/conversations/{token}/messages": {"post": {
+                "summary": "The customer writes in a handed-over conversation", "parameters": [token],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/MessageCreate"}}}},
+                "responses": {"201": _ok("Added", MESSAGE), "404": _error("Unknown token"),
+                              "409": _error("Ticket closed"), "422": _error("Empty message")}}},
+            "/conversations/{token}/events": {"get": {
+                "summary": "Live stream (Server-Sent Events) of public messages and status changes; "
+                           "send Last-Event-ID (or ?after=) to resume", "parameters": [token],
+                "responses": {"200": {"description": "text/event-stream",
+                                      "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                              "404": _error("Unknown token")}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> object:
+    return jsonify(spec())

@@ -1,0 +1,140 @@
+"""build / open_index / is_stale: the manifest, incremental rebuilds, corrupt folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kb_index import (Article, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
+                      open_index)
+from kb_index import manifest as manifest_file
+
+from .conftest import ARTICLES
+
+
+def test_build_writes_manifest(kb_dir, index_dir, embedder):
+    report = build(kb_dir, index_dir, embedder)
+    assert report.full_rebuild and len(report.added) == len(ARTICLES)
+    data = json.loads((index_dir / "manifest.json").read_text())
+    assert data["model"] == "fake-hash-64" and data["dimension"] == 64
+    assert data["index_type"] == "flat" and data["format_version"] == manifest_file.FORMAT_VERSION
+    assert set(data["articles"]) == {"reset-password", "locked-out-after-security-update",
+                                     "refund-timing", "track-your-order", "manual-unlock-admin"}
+    assert all(len(entry["hash"]) == 64 for entry in data["articles"].values())
+    assert set(data["files"]) == {"articles", "chunks", "vectors"}
+    assert all(len(entry["sha256"]) == 64 for entry in data["files"].values())
+
+
+def test_rebuild_without_changes_embeds_nothing(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    before = embedder.encoded
+    report = build(kb_dir, index_dir, embedder)
+    assert embedder.encoded == before
+    assert not report.changed_anything and report.chunks_embedded == 0
+
+
+def test_only_changed_and_new_articles_are_reembedded(kb_dir, index_dir, embedder):
+    first = build(kb_dir, index_dir, embedder)
+    path = kb_dir / "billing/refund-timing.md"
+    path.write_text(path.read_text().replace("5 working days", "3 working days"))
+    (kb_dir / "orders/track-order.md").unlink()
+    (kb_dir / "billing/new.md").write_text(
+        "---\nid: gift-cards\ntitle: Gift cards\naudience: public\n---\n# Gift cards\n\n"
+        "Gift cards never expire and can be used online and in stores.\n")
+    embedder.encoded = 0
+    report = build(kb_dir, index_dir, embedder)
+    assert (report.added, report.changed, report.removed) == (
+        ["gift-cards"], ["refund-timing"], ["track-your-order"])
+    assert not report.full_rebuild
+    assert embedder.encoded == report.chunks_embedded == 3    # refund-timing: 2, gift-cards: 1
+    assert report.chunks_total == first.chunks_total - 2 + 1
+    index = open_index(index_dir, embedder=embedder)
+    assert index.get_article("track-your-order") is None
+    assert "3 working days" in index.get_article("refund-timing").body
+    assert index.search("gift cards expire").hits[0].article_id == "gift-cards"
+
+
+def test_other_model_forces_full_rebuild(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    other = FakeEmbedder(dimension=32, name="another-model")
+    assert is_stale(kb_dir, index_dir, other)
+    with pytest.raises(IndexIncompatible, match="another-model"):
+        open_index(index_dir, embedder=other)
+    report = build(kb_dir, index_dir, other)
+    assert report.full_rebuild and other.encoded == report.chunks_total
+    assert open_index(index_dir, embedder=other).dimension == 32
+
+
+def test_chunking_change_forces_full_rebuild(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    report = build(kb_dir, index_dir, embedder, chunk_chars=200, chunk_overlap=50)
+    assert report.full_rebuild
+
+
+def test_upserted_articles_survive_a_build(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    index = open_index(index_dir, embedder=embedder)
+    index.upsert_article(Article(id="fix-printer", title="Printer fix",
+                                 body="Restart the label printer spooler.", audience="internal"))
+    path = kb_dir / "billing/refund-timing.md"
+    path.write_text(path.read_text() + "\nMore text.\n")
+    assert is_stale(kb_dir, index_dir, embedder)       # upserted articles do not make it stale
+    build(kb_dir, index_dir, embedder)
+    assert open_index(index_dir, embedder=embedder).get_article("fix-printer") is not None
+
+
+def test_is_stale(kb_dir, index_dir, embedder):
+    assert is_stale(kb_dir, index_dir, embedder)                  # missing
+    build(kb_dir, index_dir, embedder)
+    assert not is_stale(kb_dir, index_dir, embedder)
+    (kb_dir / "orders/track-order.md").unlink()
+    assert is_stale(kb_dir, index_dir, embedder)                  # removed source
+
+
+def _vectors_file(index_dir):
+    return index_dir / json.loads((index_dir / "manifest.json").read_text())["files"]["vectors"]["name"]
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "delete_file", "garbage_manifest",
+                                    "no_manifest"])
+def test_corrupt_index_is_detected_and_rebuilt(kb_dir, index_dir, embedder, damage):
+    build(kb_dir, index_dir, embedder)
+    vectors = _vectors_file(index_dir)
+    if damage == "flip_byte":
+        data = bytearray(vectors.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        vectors.write_bytes(bytes(data))
+    elif damage == "truncate":
+        vectors.write_bytes(vectors.read_bytes()[:100])
+    elif damage == "delete_file":
+        vectors.unlink()
+    elif damage == "garbage_manifest":
+        (index_dir / "manifest.json").write_text("{not json")
+    else:
+        (index_dir / "manifest.json").unlink()
+    with pytest.raises(IndexCorrupt):
+        open_index(index_dir, embedder=embedder)
+    assert is_stale(kb_dir, index_dir, embedder)
+    index = open_index(index_dir, source_dir=kb_dir, embedder=embedder)
+    assert len(index) == len(ARTICLES)
+    assert not is_stale(kb_dir, index_dir, embedder)
+    open_index(index_dir, embedder=embedder)                     # readable again
+
+
+def test_other_format_version_is_incompatible(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    path = index_dir / "manifest.json"
+    data = json.loads(path.read_text())
+    data["format_version"] = 999
+    path.write_text(json.dumps(data))
+    with pytest.raises(IndexIncompatible, match="format 999"):
+        open_index(index_dir, embedder=embedder)
+    assert open_index(index_dir, source_dir=kb_dir, embedder=embedder).search("refund").hits
+
+
+def test_old_generation_files_are_removed(kb_dir, index_dir, embedder):
+    build(kb_dir, index_dir, embedder)
+    open_index(index_dir, embedder=embedder).delete_article("refund-timing")
+    names = sorted(p.name for p in index_dir.iterdir())
+    assert names == ["articles.2.jsonl", "chunks.2.jsonl", "manifest.json", "vectors.2.faiss"]
