@@ -70,7 +70,7 @@ def common_env(config: StackConfig) -> dict[str, str]:
         "CARE_SERVICE_TOKEN": config.service_token,
         "CARE_SECRET_KEY": config.secret_key,
         "CARE_KB_INDEX_DIR": str(config.var_dir / "kb_index"),
-        "CARE_TRACKER_DB": str(config.tracker_db),
+        "CARE_RASA_TRACKER_URL": f"sqlite:///{config.tracker_db}",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "RASA_TELEMETRY_ENABLED": "false",

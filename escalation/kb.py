@@ -32,5 +32,10 @@ def get_index(app: Flask | None = None) -> Any:
             if kb_index.is_stale(source, target):
                 kb_index.build(source, target)
             index = kb_index.open_index(target, source_dir=source)
+            from .db import db
+            from .publishing import sync_index
+
+            with app.app_context():
+                sync_index(db.session, index)
             app.extensions["care_kb"] = index
     return index

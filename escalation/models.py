@@ -22,6 +22,7 @@ OWNERS = ("bot", "queued", "agent")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web_chat", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
+SLA_STATES = ("ok", "at_risk", "breached", "met")
 
 
 def utcnow() -> datetime:
@@ -106,6 +107,7 @@ class Ticket(Base):
         CheckConstraint(_in("owner", OWNERS), name="ck_tickets_owner"),
         CheckConstraint(_in("priority", PRIORITIES), name="ck_tickets_priority"),
         CheckConstraint(_in("channel", CHANNELS), name="ck_tickets_channel"),
+        CheckConstraint(_in("sla_state", SLA_STATES), name="ck_tickets_sla_state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +130,11 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_state: Mapped[str] = mapped_column(String(12), default="ok", index=True)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
@@ -209,3 +216,61 @@ class TicketEvent(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PublishedArticle(Base):
+    """A KB article an agent published from a ticket's resolution (indexed incrementally)."""
+
+    __tablename__ = "published_articles"
+    __table_args__ = (CheckConstraint("audience IN ('public', 'internal')", name="ck_published_articles_audience"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(16), default="public")
+    area: Mapped[str] = mapped_column(String(40), default="general")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Survey(Base):
+    """The customer's one-question satisfaction rating after resolution."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_surveys_rating"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotOutcome(Base):
+    """How a bot conversation ended: self-served (no ticket) or escalated."""
+
+    __tablename__ = "bot_outcomes"
+    __table_args__ = (CheckConstraint("outcome IN ('self_served', 'escalated', 'unanswered')",
+                                      name="ck_bot_outcomes_outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(120), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    question: Mapped[str] = mapped_column(Text, default="")
+    article_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SlaPolicy(Base):
+    """First-response and resolution targets for one priority."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (CheckConstraint(_in("priority", PRIORITIES), name="ck_sla_policies_priority"),
+                      CheckConstraint("first_response_minutes > 0 AND resolution_minutes > 0",
+                                      name="ck_sla_policies_positive"))
+
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int] = mapped_column(Integer)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import events, lifecycle
+from . import events, lifecycle, sla
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .models import AuditEntry, Customer, Message, Ticket, User, utcnow
 from .triage import triage
@@ -47,6 +47,7 @@ def _transition(session: Session, ticket: Ticket, action: str, actor: str, **det
     if owner is not None:
         ticket.owner = owner
     ticket.updated_at = utcnow()
+    sla.on_status(ticket, before, target, ticket.updated_at)
     _audit(session, ticket, actor, action, before, target, **details)
     events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": action})
 
@@ -92,6 +93,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     session.add(ticket)
     session.flush()
     ticket.number = f"{NUMBER_PREFIX}{NUMBER_BASE + ticket.id}"
+    sla.start(session, ticket)
     _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
     return OpenedTicket(ticket, token)
 
@@ -146,6 +148,8 @@ def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal:
         if ticket.status == "assigned" and ticket.assignee_id == agent.id:
             acknowledge(session, ticket, agent)
         _transition(session, ticket, "reply", agent.username)
+        if ticket.first_response_at is None:
+            ticket.first_response_at = utcnow()
     message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id,
                       author_name=agent.name, body=body, internal=internal)
     session.add(message)

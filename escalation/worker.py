@@ -45,13 +45,24 @@ def heartbeat(worker_id: str) -> None:
     db.session.commit()
 
 
+def sla_pass() -> int:
+    from . import sla
+
+    changes = sla.check_all(db.session)
+    db.session.commit()
+    for ticket, before, after in changes:
+        log.warning("SLA %s → %s on %s (%s priority)", before, after, ticket.number, ticket.priority)
+    return len(changes)
+
+
 def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
     with app.app_context():
         closed = auto_close(app)
+        sla_changes = sla_pass()
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
-    return {"closed": closed}
+    return {"closed": closed, "sla_changes": sla_changes}
 
 
 def run(app: Flask, *, once: bool = False) -> None:

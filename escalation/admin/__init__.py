@@ -75,3 +75,13 @@ def assign(number: str) -> Any:
     else:
         flash(f"{item.number} assigned to {agent.name}.", "success")
     return redirect(url_for("admin.ticket", number=number))
+
+
+@bp.get("/dashboard")
+@role_required("admin")
+def dashboard() -> Any:
+    from .. import dashboard as figures
+
+    data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
+    return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
+                           resolved=figures.bars(data.resolved_per_day))

@@ -85,3 +85,76 @@ def ticket_events(number: str) -> Any:
 
     item = tickets.get_by_number(db.session, number)
     return event_stream(item.id, include_internal=True)
+
+
+@bp.post("/next")
+@role_required("agent")
+def pick_next() -> Any:
+    """Take the next ticket from the queue (skills first, then priority and age)."""
+    from ..claims import pick_next as take
+
+    try:
+        item = take(db.session, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("agent.my_tickets"))
+    if item is None:
+        flash("The queue is empty: nothing is waiting for an agent.", "info")
+        return redirect(url_for("agent.my_tickets"))
+    flash(f"You took {item.number}.", "success")
+    return redirect(url_for("agent.ticket", number=item.number))
+
+
+@bp.post("/tickets/<number>/claim")
+@role_required("agent")
+def claim(number: str) -> Any:
+    from ..claims import claim as take
+
+    item = tickets.get_by_number(db.session, number)
+    try:
+        take(db.session, item.id, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("agent.my_tickets"))
+    flash(f"You took {number}.", "success")
+    return redirect(url_for("agent.ticket", number=number))
+
+
+@bp.post("/tickets/<number>/publish")
+@role_required("agent", "admin")
+def publish(number: str) -> Any:
+    """Save the fix as a KB article: stored, then indexed at once so the bot can answer it."""
+    from flask import current_app
+
+    from ..publishing import index_article
+    from ..publishing import publish as publish_article
+
+    item = tickets.get_by_number(db.session, number)
+    try:
+        article = publish_article(db.session, item, current_user, title=request.form.get("title", ""),
+                                  body=request.form.get("body", ""),
+                                  audience=request.form.get("audience", "public"))
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("agent.ticket", number=number))
+    index_article(current_app._get_current_object(), article)  # type: ignore[attr-defined]
+    flash(f"Published “{article.title}” to the knowledge base; the assistant can answer with it now.", "success")
+    return redirect(url_for("agent.ticket", number=number))
+
+
+@bp.get("/kb")
+@role_required("agent", "admin")
+def kb_search() -> Any:
+    """KB search beside the ticket: public and internal articles."""
+    from ..kb import get_index
+
+    query = request.args.get("q", "").strip()[:1000]
+    number = request.args.get("ticket", "")
+    hits = get_index().search(query, k=8, audience="internal").hits if query else []
+    return render_template("agent/kb.html", q=query, hits=hits, number=number)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import jsonify
 
 from . import bp
+from .outcomes import OutcomeCreate, SurveyCreate
 from .schemas import MessageCreate, TicketCreate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -68,6 +69,8 @@ def spec() -> dict[str, Any]:
                                    "details": {"type": "object"}}}}},
                 "TicketCreate": TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "MessageCreate": MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "OutcomeCreate": OutcomeCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "SurveyCreate": SurveyCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 **TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}),
             },
         },
@@ -114,6 +117,18 @@ def spec() -> dict[str, Any]:
                 "responses": {"200": {"description": "text/event-stream",
                                       "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                               "404": _error("Unknown token")}}},
+            "/conversations/{token}/survey": {"post": {
+                "summary": "The customer rates a resolved ticket (1–5 and a comment)", "parameters": [token],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/SurveyCreate"}}}},
+                "responses": {"201": _ok("Recorded", {"type": "object"}), "404": _error("Unknown token"),
+                              "409": _error("Not resolved yet, or already rated"), "422": _error("Bad rating")}}},
+            "/bot/outcomes": {"post": {
+                "summary": "The bot records how a conversation ended (self-service metrics)", "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/OutcomeCreate"}}}},
+                "responses": {"201": _ok("Recorded", {"type": "object"}), "401": _error("No service token"),
+                              "422": _error("Invalid fields")}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
         },
     }

@@ -1,0 +1,100 @@
+"""Dashboard figures, each one aggregate query (indexes on status, created_at, resolution_due).
+
+Durations are medians over the period; the chart series are per day.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import STATUSES, BotOutcome, Survey, Ticket, utcnow
+
+SAMPLE_LIMIT = 50_000  # durations are medians over at most this many recent tickets
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    since: datetime
+    by_status: dict[str, int]
+    sla_met: int
+    sla_breached: int
+    median_first_response: timedelta | None
+    median_resolution: timedelta | None
+    csat_average: float | None
+    csat_count: int
+    self_served: int
+    escalated: int
+    top_escalations: list[tuple[str, int]]
+    opened_per_day: list[tuple[date, int]]
+    resolved_per_day: list[tuple[date, int]]
+
+    @property
+    def sla_compliance(self) -> float | None:
+        total = self.sla_met + self.sla_breached
+        return self.sla_met / total if total else None
+
+    @property
+    def self_service_rate(self) -> float | None:
+        total = self.self_served + self.escalated
+        return self.self_served / total if total else None
+
+
+def _median(pairs: list[tuple[datetime, datetime]]) -> timedelta | None:
+    seconds = [(end - start).total_seconds() for start, end in pairs if start and end]
+    return timedelta(seconds=statistics.median(seconds)) if seconds else None
+
+
+def _per_day(session: Session, column, since: datetime, days: int) -> list[tuple[date, int]]:  # type: ignore[no-untyped-def]
+    day = func.date(column)
+    rows = dict(session.execute(select(day, func.count()).where(column >= since).group_by(day)).all())
+    start = since.date()
+    return [(start + timedelta(days=i), int(rows.get(str(start + timedelta(days=i)),
+                                                     rows.get(start + timedelta(days=i), 0))))
+            for i in range(days)]
+
+
+def build(session: Session, days: int = 14, now: datetime | None = None) -> Dashboard:
+    now = now or utcnow()
+    since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_status.update(dict(session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all()))
+    sla = dict(session.execute(select(Ticket.sla_state, func.count()).where(Ticket.created_at >= since)
+                               .group_by(Ticket.sla_state)).all())
+    first = session.execute(select(Ticket.created_at, Ticket.first_response_at)
+                            .where(Ticket.created_at >= since, Ticket.first_response_at.is_not(None))
+                            .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT)).all()
+    resolution = session.execute(select(Ticket.created_at, Ticket.resolved_at)
+                                 .where(Ticket.created_at >= since, Ticket.resolved_at.is_not(None))
+                                 .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT)).all()
+    csat_avg, csat_count = session.execute(select(func.avg(Survey.rating), func.count(Survey.id))
+                                           .where(Survey.created_at >= since)).one()
+    self_served = session.scalar(select(func.count()).select_from(BotOutcome)
+                                 .where(BotOutcome.outcome == "self_served", BotOutcome.created_at >= since)) or 0
+    escalated = session.scalar(select(func.count()).select_from(Ticket)
+                               .where(Ticket.channel == "web_chat", Ticket.created_at >= since)) or 0
+    subject = func.lower(Ticket.subject)
+    top = session.execute(select(subject, func.count()).where(Ticket.created_at >= since)
+                          .group_by(subject).order_by(func.count().desc()).limit(10)).all()
+    return Dashboard(
+        since=since, by_status=by_status, sla_met=int(sla.get("met", 0)) + int(sla.get("ok", 0)),
+        sla_breached=int(sla.get("breached", 0)), median_first_response=_median(list(first)),
+        median_resolution=_median(list(resolution)),
+        csat_average=float(csat_avg) if csat_avg is not None else None, csat_count=int(csat_count),
+        self_served=int(self_served), escalated=int(escalated),
+        top_escalations=[(str(s), int(c)) for s, c in top],
+        opened_per_day=_per_day(session, Ticket.created_at, since, days),
+        resolved_per_day=_per_day(session, Ticket.resolved_at, since, days),
+    )
+
+
+def bars(series: list[tuple[date, int]], width: int = 420, height: int = 120) -> list[dict[str, object]]:
+    """Bar geometry for an inline SVG chart (no script needed, so the console CSP stays strict)."""
+    peak = max((n for _, n in series), default=0) or 1
+    step = width / max(len(series), 1)
+    return [{"x": round(i * step + 2, 1), "w": round(step - 4, 1), "h": round(n / peak * (height - 20), 1),
+             "y": round(height - 16 - n / peak * (height - 20), 1), "n": n, "day": d.strftime("%d %b")}
+            for i, (d, n) in enumerate(series)]

@@ -1,0 +1,66 @@
+"""Save a ticket's fix back into the KB, so the bot answers it next time.
+
+The article is stored in the escalation database (it survives index rebuilds) and upserted
+into the live index right after the commit, so it is searchable at once.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import ValidationFailed
+from .models import AuditEntry, PublishedArticle, Ticket, User
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:100] or "article"
+
+
+def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: str,
+            audience: str = "public") -> PublishedArticle:
+    title, body = title.strip(), body.strip()
+    if not title or not body:
+        raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
+    if audience not in {"public", "internal"}:
+        raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
+    if ticket.status not in {"resolved", "closed"}:
+        raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
+    slug = base = f"fix-{slugify(title)}"
+    n = 2
+    while session.get(PublishedArticle, slug) is not None:
+        slug, n = f"{base}-{n}", n + 1
+    article = PublishedArticle(id=slug, ticket_id=ticket.id, author_id=agent.id, title=title, body=body,
+                               audience=audience, area=ticket.category)
+    session.add(article)
+    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="publish_kb",
+                           from_status=ticket.status, to_status=ticket.status, details={"article": slug}))
+    return article
+
+
+def to_kb_article(row: PublishedArticle):  # -> kb_index.Article
+    from kb_index import Article
+
+    return Article(id=row.id, title=row.title, body=f"# {row.title}\n\n{row.body}", audience=row.audience,
+                   url=f"/help/{row.id}", tags=("from-ticket",), area=row.area)
+
+
+def index_article(app: Flask, row: PublishedArticle) -> None:
+    from .kb import get_index
+
+    get_index(app).upsert_article(to_kb_article(row))
+
+
+def sync_index(session: Session, index: object) -> int:
+    """Add published articles that the index lacks (after a rebuild from data/kb)."""
+    added = 0
+    for row in session.scalars(select(PublishedArticle)):
+        current = index.get_article(row.id)  # type: ignore[attr-defined]
+        if current is None or current.title != row.title:
+            index.upsert_article(to_kb_article(row))  # type: ignore[attr-defined]
+            added += 1
+    return added

@@ -1,0 +1,31 @@
+"""The one-question satisfaction survey after resolution, and the bot's outcomes."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, ValidationFailed
+from .models import AuditEntry, BotOutcome, Survey, Ticket
+
+
+def rate(session: Session, ticket: Ticket, rating: int, comment: str = "") -> Survey:
+    if ticket.status not in {"resolved", "closed"}:
+        raise Conflict("You can rate the service once your ticket is resolved.", code="not_resolved")
+    if not 1 <= rating <= 5:
+        raise ValidationFailed("The rating is a whole number from 1 (poor) to 5 (excellent).",
+                               details={"field": "rating"})
+    if session.scalar(select(Survey).where(Survey.ticket_id == ticket.id)) is not None:
+        raise Conflict("Thanks — you already rated this ticket.", code="already_rated")
+    survey = Survey(ticket_id=ticket.id, rating=rating, comment=comment.strip()[:2000])
+    session.add(survey)
+    session.add(AuditEntry(ticket_id=ticket.id, actor="customer", action="rate", from_status=ticket.status,
+                           to_status=ticket.status, details={"rating": rating}))
+    return survey
+
+
+def record_outcome(session: Session, conversation_id: str, outcome: str, question: str = "",
+                   article_id: str | None = None) -> BotOutcome:
+    row = BotOutcome(conversation_id=conversation_id, outcome=outcome, question=question[:2000],
+                     article_id=article_id)
+    session.add(row)
+    return row

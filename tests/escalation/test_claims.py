@@ -1,0 +1,94 @@
+"""Agents claim tickets: exactly one of two simultaneous claims wins; pick-next order."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from escalation import tickets
+from escalation.claims import claim, pick_next
+from escalation.db import db
+from escalation.errors import Conflict
+from escalation.models import AuditEntry, Ticket, User
+
+
+def agent(name):
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+def new_ticket(subject, email="c@example.com"):
+    ticket = tickets.open_ticket(db.session, name="C", email=email, subject=subject).ticket
+    db.session.commit()
+    return ticket
+
+
+def test_two_agents_claim_at_once_exactly_one_wins(app):
+    with app.app_context():
+        ticket_id = new_ticket("Where is my order").id
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def try_claim(username):
+        with app.app_context():
+            me = agent(username)
+            barrier.wait()
+            try:
+                claim(db.session, ticket_id, me)
+                db.session.commit()
+                outcomes[username] = "won"
+            except Conflict as exc:
+                outcomes[username] = exc.message
+
+    threads = [threading.Thread(target=try_claim, args=(n,)) for n in ("tim", "terrence")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [n for n, o in outcomes.items() if o == "won"]
+    assert len(winners) == 1
+    loser = ({"tim", "terrence"} - set(winners)).pop()
+    assert "was just taken by" in outcomes[loser]
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.assignee.username == winners[0] and ticket.status == "assigned"
+        claims = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "claim"))
+        assert claims == 1
+
+
+def test_pick_next_prefers_skills_then_priority_then_age(app):
+    with app.app_context():
+        new_ticket("Question about delivery")              # orders-delivery, normal
+        locked = new_ticket("I am locked out of my account")  # account-access, high
+        new_ticket("Password question")                     # account-access, normal
+        assert pick_next(db.session, agent("tim")).number == locked.number  # tim knows account-access
+        db.session.commit()
+        assert pick_next(db.session, agent("tim")).subject == "Password question"
+        db.session.commit()
+        assert pick_next(db.session, agent("tim")).subject == "Question about delivery"
+        db.session.commit()
+        assert pick_next(db.session, agent("tim")) is None
+
+
+def test_pick_next_respects_capacity(app):
+    with app.app_context():
+        tim = agent("tim")
+        tim.capacity = 1
+        db.session.commit()
+        new_ticket("one")
+        new_ticket("two")
+        pick_next(db.session, tim)
+        db.session.commit()
+        with pytest.raises(Conflict) as refused:
+            pick_next(db.session, tim)
+        assert refused.value.code == "at_capacity"
+
+
+def test_console_pick_next(client, auth, app):
+    with app.app_context():
+        number = new_ticket("Locked out").number
+    auth.login("tim")
+    page = client.post("/agent/next", follow_redirects=True).get_data(as_text=True)
+    assert f"You took {number}." in page
+    empty = client.post("/agent/next", follow_redirects=True).get_data(as_text=True)
+    assert "The queue is empty" in empty
