@@ -29,9 +29,9 @@ def get_index(app: Flask | None = None) -> Any:
             import kb_index  # heavy (torch, faiss): imported on first use, never at import time
 
             source, target = _resolve(app, "KB_SOURCE_DIR"), _resolve(app, "KB_INDEX_DIR")
-            if kb_index.is_stale(source, target):
-                kb_index.build(source, target)
-            index = kb_index.open_index(target, source_dir=source)
+            # a missing, stale, corrupt or other-model index is rebuilt here, never served
+            index = kb_index.open_index(target, source_dir=source,
+                                        embedder=app.extensions.get("care_kb_embedder"))
             from .db import db
             from .publishing import sync_index
 
