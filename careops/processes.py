@@ -92,11 +92,11 @@ def stack(config: StackConfig) -> list[Process]:
             [str(VENV / "gunicorn"), "--bind", f"{config.host}:{config.escalation_port}",
              "--worker-class", "gthread", "--workers", "1", "--threads", "16", "--timeout", "120",
              "--access-logfile", "-", "escalation.wsgi:app"],
-            f"{config.api_url}/healthz", env=flask_env, ready_timeout=120.0,
+            f"{config.api_url}/api/v1/health/ready", env=flask_env, ready_timeout=300.0,
             description="Flask: API, consoles, KB search, widget and demo page",
         ),
         Process(
-            "worker", [str(VENV / "flask"), "--app", "escalation.wsgi:app", "worker"],
+            "worker", [str(VENV / "flask"), "--app", "escalation", "worker"],
             f"{config.api_url}/api/v1/health/worker", env=flask_env, ready_timeout=60.0,
             description="SLA clocks, auto-close, outbox (heartbeat in /api/v1/health)",
         ),

@@ -1,4 +1,4 @@
-"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build."""
+"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build, mail-in."""
 from __future__ import annotations
 
 import click
@@ -52,6 +52,34 @@ def create_user_cmd(username: str, name: str, email: str, role: str, skills: tup
     click.echo(f"created {role} {username}")
 
 
+EX_DATAERR, EX_TEMPFAIL = 65, 75  # sysexits.h: what a mail server's pipe understands
+
+
+@click.command("mail-in")
+def mail_in() -> None:
+    """Read one raw e-mail (RFC 822) from stdin: open a ticket or add the reply to one.
+
+    For a mail server's pipe, e.g. a Postfix alias `care: "|flask --app escalation mail-in"`.
+    Exit 0 when handled (auto-replies and bounces are handled by dropping them), 75 to make
+    the mail server try again later (database unavailable), 65 for an empty message.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .mail.inbound import receive_and_commit
+
+    raw = click.get_binary_stream("stdin").read()
+    if not raw.strip():
+        click.echo("mail-in: no message on stdin", err=True)
+        raise SystemExit(EX_DATAERR)
+    try:
+        result = receive_and_commit(db.session, raw)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        click.echo(f"mail-in: database unavailable ({exc.__class__.__name__}); try again later", err=True)
+        raise SystemExit(EX_TEMPFAIL) from exc
+    click.echo(str(result))
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db, worker, create_user_cmd):
+    for command in (init_db, worker, create_user_cmd, mail_in):
         app.cli.add_command(command)

@@ -39,3 +39,23 @@ def get_index(app: Flask | None = None) -> Any:
                 sync_index(db.session, index)
             app.extensions["care_kb"] = index
     return index
+
+
+def warm_up_in_background(app: Flask) -> threading.Thread:
+    """Open the index and load the model in a thread, so the first question is not slow.
+
+    Called by the WSGI entry point (not by create_app, so tests and CLI commands stay light);
+    ``/api/v1/health/ready`` answers 200 once this is done.
+    """
+
+    def warm() -> None:
+        try:
+            get_index(app).warm_up()
+            app.extensions["care_kb_ready"] = True
+        except Exception as exc:  # noqa: BLE001 — report any failure through the readiness check
+            app.extensions["care_kb_error"] = f"{type(exc).__name__}: {exc}"
+            app.logger.exception("KB index could not be opened")
+
+    thread = threading.Thread(target=warm, name="care-kb-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -274,3 +274,61 @@ class SlaPolicy(Base):
     priority: Mapped[str] = mapped_column(String(16), primary_key=True)
     first_response_minutes: Mapped[int] = mapped_column(Integer)
     resolution_minutes: Mapped[int] = mapped_column(Integer)
+
+
+OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+MAIL_DIRECTIONS = ("in", "out")
+
+
+class OutboxMail(Base):
+    """An e-mail to send, written in the same transaction as the change that caused it.
+
+    The worker claims due ``pending`` rows with a lease, marks a row ``sending`` (only the
+    lease holder can) just before the SMTP server receives it and ``sent`` just after; see
+    ``escalation/mail/outbox.py``.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("kind", OUTBOX_KINDS), name="ck_outbox_kind"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_status"),
+        CheckConstraint("attempts >= 0", name="ck_outbox_attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    in_reply_to: Mapped[str] = mapped_column(String(250), default="")
+    thread_references: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailMessageId(Base):
+    """A Message-ID seen on a ticket's mail, ours (out) or the customer's (in).
+
+    Replies are matched to their ticket through In-Reply-To / References, and an inbound
+    message fetched twice is recognised by its id (the unique constraint decides).
+    """
+
+    __tablename__ = "mail_message_ids"
+    __table_args__ = (CheckConstraint(_in("direction", MAIL_DIRECTIONS), name="ck_mail_message_ids_direction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

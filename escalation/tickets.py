@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import events, lifecycle, sla
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .mail import notify as mail_notify
 from .models import AuditEntry, Customer, Message, Ticket, User, utcnow
 from .triage import triage
 
@@ -95,6 +96,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     ticket.number = f"{NUMBER_PREFIX}{NUMBER_BASE + ticket.id}"
     sla.start(session, ticket)
     _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
+    mail_notify.ticket_opened(session, ticket)
     return OpenedTicket(ticket, token)
 
 
@@ -129,6 +131,7 @@ def assign(session: Session, ticket: Ticket, agent: User, actor: User | str) -> 
     _transition(session, ticket, "assign", actor_name, agent=agent.username, previous=previous)
     ticket.assignee = agent
     ticket.assignee_id = agent.id
+    mail_notify.ticket_assigned(session, ticket, agent, actor_name)
 
 
 def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:
@@ -155,6 +158,7 @@ def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal:
     session.add(message)
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message), public=not internal)
+    mail_notify.agent_replied(session, ticket, message)
     return message
 
 
@@ -187,6 +191,7 @@ def resolve(session: Session, ticket: Ticket, agent: User, resolution: str) -> N
     _transition(session, ticket, "resolve", agent.username)
     ticket.resolution = resolution
     ticket.resolved_at = utcnow()
+    mail_notify.ticket_resolved(session, ticket)
 
 
 def close(session: Session, ticket: Ticket, actor: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import tickets
 from .db import db
+from .mail import imap, outbox
 from .models import Ticket, WorkerHeartbeat, utcnow
 
 log = logging.getLogger("escalation.worker")
@@ -59,10 +60,12 @@ def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
     with app.app_context():
         closed = auto_close(app)
         sla_changes = sla_pass()
+        mail_received = imap.poll(app)
+        mail_sent = len(outbox.deliver_due(app, worker_id).sent)
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
-    return {"closed": closed, "sla_changes": sla_changes}
+    return {"closed": closed, "sla_changes": sla_changes, "mail_received": mail_received, "mail_sent": mail_sent}
 
 
 def run(app: Flask, *, once: bool = False) -> None:

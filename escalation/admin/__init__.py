@@ -85,3 +85,36 @@ def dashboard() -> Any:
     data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
     return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
                            resolved=figures.bars(data.resolved_per_day))
+
+
+@bp.get("/outbox")
+@role_required("admin")
+def outbox() -> Any:
+    """Outgoing e-mail: what waits, what was sent, and what failed (with the reason)."""
+    from flask import current_app
+
+    from ..mail import outbox as mail_outbox
+    from ..models import OUTBOX_STATUSES
+
+    status = request.args.get("status", "")
+    status = status if status in OUTBOX_STATUSES else ""
+    mails = mail_outbox.listing(db.session, status)
+    return render_template("admin/outbox.html", mails=mails, numbers=mail_outbox.ticket_numbers(db.session, mails),
+                           counts=mail_outbox.counts(db.session), status=status, statuses=OUTBOX_STATUSES,
+                           smtp_host=current_app.config["SMTP_HOST"])
+
+
+@bp.post("/outbox/<int:mail_id>/send-again")
+@role_required("admin")
+def outbox_send_again(mail_id: int) -> Any:
+    from ..mail import outbox as mail_outbox
+
+    try:
+        mail = mail_outbox.send_again(db.session, mail_id, current_user.username)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"The mail to {mail.to_addr} is queued again.", "success")
+    return redirect(url_for("admin.outbox", status=request.args.get("status", "")))

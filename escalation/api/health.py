@@ -38,3 +38,15 @@ def worker_health() -> Any:
                         "message": "No worker has made a pass recently. Start one: "
                                    "`flask --app escalation worker`."}), 503
     return jsonify({"status": "ok", "service": "worker", "workers": alive})
+
+
+@bp.get("/health/ready")
+def ready() -> Any:
+    """200 once the KB index is open and the embedding model loaded (the first answer is fast)."""
+    from flask import current_app as app
+
+    if app.extensions.get("care_kb_ready"):
+        return jsonify({"status": "ok", "service": "escalation", "kb": "ready"})
+    error = app.extensions.get("care_kb_error")
+    return jsonify({"status": "error" if error else "starting", "service": "escalation",
+                    "message": error or "The KB index is loading; retry in a few seconds."}), 503

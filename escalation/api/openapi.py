@@ -77,6 +77,8 @@ def spec() -> dict[str, Any]:
         "paths": {
             "/health": {"get": {"summary": "Service and database health", "responses": {
                 "200": _ok("Up", HEALTH), "503": _ok("Database unreachable", HEALTH)}}},
+            "/health/ready": {"get": {"summary": "Ready to answer: KB index open, model loaded", "responses": {
+                "200": _ok("Ready", HEALTH), "503": _ok("Still loading, or failed (message says why)", HEALTH)}}},
             "/health/worker": {"get": {"summary": "Whether a worker made a pass recently", "responses": {
                 "200": _ok("A worker is alive", HEALTH), "503": _ok("No live worker", HEALTH)}}},
             "/kb/search": {"get": {
