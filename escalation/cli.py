@@ -1,8 +1,11 @@
 """``flask --app escalation <command>``: init-db, worker, create-user, kb-build, mail-in."""
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .db import db
 
@@ -56,8 +59,10 @@ EX_DATAERR, EX_TEMPFAIL = 65, 75  # sysexits.h: what a mail server's pipe unders
 
 
 @click.command("mail-in")
-def mail_in() -> None:
-    """Read one raw e-mail (RFC 822) from stdin: open a ticket or add the reply to one.
+@with_appcontext
+@click.argument("message", type=click.File("rb"), default="-")
+def mail_in(message: BinaryIO) -> None:
+    """Read one raw e-mail (RFC 822) from stdin (or MESSAGE): open a ticket or add the reply to one.
 
     For a mail server's pipe, e.g. a Postfix alias `care: "|flask --app escalation mail-in"`.
     Exit 0 when handled (auto-replies and bounces are handled by dropping them), 75 to make
@@ -67,7 +72,7 @@ def mail_in() -> None:
 
     from .mail.inbound import receive_and_commit
 
-    raw = click.get_binary_stream("stdin").read()
+    raw = message.read()
     if not raw.strip():
         click.echo("mail-in: no message on stdin", err=True)
         raise SystemExit(EX_DATAERR)

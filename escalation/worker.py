@@ -16,6 +16,7 @@ from types import FrameType
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import tickets
@@ -29,6 +30,7 @@ log = logging.getLogger("escalation.worker")
 def auto_close(app: Flask) -> int:
     cutoff = utcnow() - timedelta(days=app.config["AUTO_CLOSE_DAYS"])
     stale = db.session.scalars(select(Ticket).where(Ticket.status == "resolved", Ticket.updated_at < cutoff)
+                               .options(lazyload("*")).limit(500)
                                .with_for_update(skip_locked=True)).unique().all()
     for ticket in stale:
         tickets.close(db.session, ticket, "worker")

@@ -24,7 +24,7 @@ from .articles import Article, load_articles
 from .chunking import Chunk, chunk_article
 from .embedding import Embedder
 from .errors import IndexCorrupt, IndexIncompatible
-from .index import Index, check_compatible
+from .index import Index
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def is_stale(source_dir: str | Path, index_dir: str | Path, embedder=None) -> bo
     embedder = embedder or Embedder()
     try:
         data = manifest_file.read(Path(index_dir))
-        check_compatible(data, embedder, Path(index_dir))
+        manifest_file.check_compatible(data, embedder.name, Path(index_dir))
     except (IndexCorrupt, IndexIncompatible):
         return True
     if data.get("chunking") != _chunking({}):
@@ -91,13 +91,19 @@ def _chunking(options: dict) -> dict:
 
 def _build(source_dir: Path, index_dir: Path, embedder, show_progress: bool,
            options: dict) -> tuple[Index, BuildReport]:
+    articles = load_articles(source_dir)      # invalid articles fail before any lock or write
+    with manifest_file.folder_lock(index_dir):
+        return _build_locked(articles, index_dir, embedder, show_progress, options)
+
+
+def _build_locked(articles: list[Article], index_dir: Path, embedder, show_progress: bool,
+                  options: dict) -> tuple[Index, BuildReport]:
     started = time.perf_counter()
-    articles = load_articles(source_dir)
     chunking = _chunking(options)
     index_options = {k: v for k, v in options.items() if k in ("answer_threshold", "fusion")}
     old = None
     try:
-        old = Index.load(index_dir, embedder, **index_options, **chunking)
+        old = Index.load(index_dir, embedder, **index_options)
         if old.manifest_data()["chunking"] != chunking:
             log.warning("%s: chunking settings changed, rebuilding in full", index_dir)
             old = None
@@ -136,7 +142,7 @@ def _build(source_dir: Path, index_dir: Path, embedder, show_progress: bool,
         parts.append(reused_vectors)
     new_chunks = [(a, c) for a in todo for c in chunk_article(a, **chunking)]
     if new_chunks:
-        parts.append(_embed(embedder, [c.embed_text(a.title) for a, c in new_chunks], show_progress))
+        parts.append(_embed(embedder, [c.embed_text(a) for a, c in new_chunks], show_progress))
         row_chunks.extend(c for _, c in new_chunks)
     dimension = parts[0].shape[1] if parts else (old.dimension if old else embedder.dimension)
     vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)

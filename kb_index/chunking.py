@@ -18,6 +18,7 @@ from .articles import Article
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+TAGS_IN_TEXT = True
 MIN_SECTION_CHARS = 40  # shorter sections are merged into the next one
 _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")
 
@@ -29,9 +30,12 @@ class Chunk:
     heading: str           # the section heading ("" for text before the first heading)
     text: str              # the section text of this chunk (Markdown)
 
-    def embed_text(self, title: str) -> str:
+    def embed_text(self, article: Article) -> str:
         """Text given to the embedding model and to BM25."""
+        title = article.title
         head = title if not self.heading or self.heading == title else f"{title} / {self.heading}"
+        if TAGS_IN_TEXT and article.tags:
+            head += f" ({', '.join(article.tags)})"
         return f"{head}\n{self.text}".strip()
 
 

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--index", default=settings.get("index_dir"), help="index folder")
     p_eval.add_argument("--source", default=settings.get("source_dir"),
                         help="article folder (the index is brought up to date first)")
-    p_eval.add_argument("--fusion", choices=("rrf", "weighted"), default=None)
+    p_eval.add_argument("--fusion", choices=("weighted", "rrf"), default=None,
+                        help="fusion whose threshold is chosen (default: the configured one)")
     p_eval.add_argument("--misses", action="store_true", help="list the questions missed")
 
     args = parser.parse_args(argv)

@@ -21,17 +21,20 @@ from pathlib import Path
 import numpy as np
 
 from .errors import KBError
-from .search import METHODS, confidence
+from .search import FUSIONS, confidence
 
 MAX_OOS_ANSWERED = 0.05
 
 
 @dataclass(frozen=True)
 class MethodScores:
-    method: str
+    method: str                  # bm25, dense, hybrid (fusion)
     recall_at_1: float
     recall_at_3: float
     mrr_at_10: float
+    recall_at_1_by_kind: dict[str, float]
+    answered_correctly: float | None = None   # at the chosen threshold (hybrid rows)
+    oos_answered: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,12 @@ class Report:
     methods: list[MethodScores]
     n_questions: int
     n_out_of_scope: int
-    threshold: float             # chosen on this eval set
+    threshold: float             # chosen on this eval set for the index's fusion
     in_scope_answered_correctly: float
     out_of_scope_answered: float
+    configured_threshold: float  # the one in use (setting or code default)
+    configured_answered_correctly: float
+    configured_oos_answered: float
     misses: list[tuple[str, list[str], str]]   # (question, expected ids, hybrid top-1)
 
 
@@ -64,34 +70,41 @@ def load_questions(path: str | Path) -> list[dict]:
 
 
 def evaluate(index, questions: list[dict], out_of_scope: list[dict]) -> Report:
-    texts = [q["question"] for q in questions] + [q["question"] for q in out_of_scope]
-    vectors = index.embedder.encode([index.correct(t) for t in texts]) if texts else None
-    audiences = [_audience(index, q) for q in questions]
+    """Scores of BM25, dense and both hybrid fusions; threshold for the index's fusion."""
     unknown = sorted({a for q in questions for a in q["article_ids"]} - set(index.article_ids()))
     if unknown:
         raise KBError(f"eval questions name articles missing from the index: {', '.join(unknown)}")
-    methods, hybrid_ranked = [], []
-    for method in METHODS:
-        ranks = []
-        for i, q in enumerate(questions):
-            ranked = index.rank(q["question"], 10, audiences[i], method=method, vector=vectors[i])
-            ids = [r.article_id for r in ranked[:10]]
-            ranks.append(next((n for n, a in enumerate(ids, 1) if a in q["article_ids"]), None))
-            if method == "hybrid":
-                hybrid_ranked.append(ranked)
-        methods.append(_scores(method, ranks))
-    in_conf = np.array([confidence(r[0] if r else None) for r in hybrid_ranked])
-    correct = np.array([bool(r) and r[0].article_id in q["article_ids"]
-                        for r, q in zip(hybrid_ranked, questions)])
-    oos_conf = np.array([
-        confidence(next(iter(index.rank(q["question"], 10, "public",
-                                        vector=vectors[len(questions) + i])), None))
-        for i, q in enumerate(out_of_scope)])
-    threshold = choose_threshold(oos_conf)
-    misses = [(q["question"], q["article_ids"], r[0].article_id if r else "")
-              for q, r, ok in zip(questions, hybrid_ranked, correct) if not ok]
-    return Report(methods, len(questions), len(out_of_scope), threshold,
-                  _share(correct & (in_conf >= threshold)), _share(oos_conf >= threshold), misses)
+    texts = [q["question"] for q in questions + out_of_scope]
+    vectors = index.embedder.encode([index.correct(t) for t in texts]) if texts else None
+    audiences = [_audience(index, q) for q in questions] + ["public"] * len(out_of_scope)
+    fusions = [index.fusion] + [f for f in FUSIONS if f != index.fusion]
+    runs = [("bm25", "bm25", index.fusion), ("dense", "dense", index.fusion)] + [
+        (f"hybrid ({f})", "hybrid", f) for f in fusions]
+    methods, chosen = [], None
+    for label, method, fusion in runs:
+        ranked = [index.rank(t, 10, a, method=method, vector=v, fusion=fusion)
+                  for t, a, v in zip(texts, audiences, vectors)]
+        top = [r[0].article_id if r else "" for r in ranked]
+        ranks = [next((n for n, r in enumerate(ranked[i][:10], 1) if r.article_id in q["article_ids"]),
+                      None) for i, q in enumerate(questions)]
+        correct = np.array([top[i] in q["article_ids"] for i, q in enumerate(questions)], dtype=bool)
+        conf = np.array([confidence(r[0] if r else None) for r in ranked])
+        in_conf, oos_conf = conf[: len(questions)], conf[len(questions):]
+        answered = oos = None
+        if method == "hybrid":
+            threshold = choose_threshold(oos_conf)
+            answered = _share(correct & (in_conf >= threshold))
+            oos = _share(oos_conf >= threshold)
+            if fusion == index.fusion:
+                chosen = (threshold, answered, oos, correct, in_conf, oos_conf, top)
+        methods.append(_scores(label, ranks, [q.get("kind", "") for q in questions], answered, oos))
+    threshold, answered, oos, correct, in_conf, oos_conf, top = chosen
+    configured = index.answer_threshold
+    misses = [(q["question"], q["article_ids"], top[i])
+              for i, q in enumerate(questions) if not correct[i]]
+    return Report(methods, len(questions), len(out_of_scope), threshold, answered, oos,
+                  configured, _share(correct & (in_conf >= configured)),
+                  _share(oos_conf >= configured), misses)
 
 
 def choose_threshold(oos_conf: np.ndarray, max_answered: float = MAX_OOS_ANSWERED) -> float:
@@ -115,12 +128,18 @@ def _audience(index, question: dict) -> str:
     return "public"
 
 
-def _scores(method: str, ranks: list[int | None]) -> MethodScores:
+def _scores(label: str, ranks: list[int | None], kinds: list[str], answered: float | None,
+            oos: float | None) -> MethodScores:
     n = len(ranks) or 1
-    return MethodScores(method,
+    by_kind = {}
+    for kind in sorted(set(kinds)):
+        of_kind = [r for r, k in zip(ranks, kinds) if k == kind]
+        by_kind[kind] = sum(r == 1 for r in of_kind) / len(of_kind)
+    return MethodScores(label,
                         sum(r == 1 for r in ranks) / n,
                         sum(r is not None and r <= 3 for r in ranks) / n,
-                        sum(1 / r for r in ranks if r is not None) / n)
+                        sum(1 / r for r in ranks if r is not None) / n,
+                        by_kind, answered, oos)
 
 
 def _share(mask: np.ndarray) -> float:
@@ -134,11 +153,20 @@ def format_table(report: Report) -> str:
              "| out-of-scope answered |",
              "| --- | --- | --- | --- | --- | --- |"]
     for m in report.methods:
-        tail = (f"{report.in_scope_answered_correctly:.1%} | {report.out_of_scope_answered:.1%}"
-                if m.method == "hybrid" else "– | –")
+        tail = ("– | –" if m.answered_correctly is None
+                else f"{m.answered_correctly:.1%} | {m.oos_answered:.1%}")
         lines.append(f"| {m.method} | {m.recall_at_1:.3f} | {m.recall_at_3:.3f} "
                      f"| {m.mrr_at_10:.3f} | {tail} |")
-    lines.append("")
-    lines.append(f"answerable threshold chosen: {report.threshold:.3f} (confidence of the best "
-                 f"hit; at most {MAX_OOS_ANSWERED:.0%} of out-of-scope answered)")
+    kinds = list(report.methods[0].recall_at_1_by_kind)
+    lines += ["", "Recall@1 by kind of question:", "",
+              "| method | " + " | ".join(kinds) + " |", "| --- |" + " --- |" * len(kinds)]
+    for m in report.methods:
+        lines.append(f"| {m.method} | " + " | ".join(
+            f"{m.recall_at_1_by_kind[k]:.3f}" for k in kinds) + " |")
+    lines += ["", f"Answerable: the threshold chosen here (first hybrid row) is "
+              f"{report.threshold:.3f}: the most in-scope questions answered correctly with at "
+              f"most {MAX_OOS_ANSWERED:.0%} of out-of-scope ones answered.",
+              f"The threshold in use is {report.configured_threshold:.3f}: "
+              f"{report.configured_answered_correctly:.1%} in-scope answered correctly, "
+              f"{report.configured_oos_answered:.1%} out-of-scope answered."]
     return "\n".join(lines)

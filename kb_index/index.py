@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from . import settings
 from .articles import Article
 from .bm25 import KeywordIndex
 from .chunking import Chunk, chunk_article
-from .errors import IndexCorrupt, IndexIncompatible, KBError
+from .errors import IndexCorrupt, KBError
 from .spelling import Speller
-from .search import Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
+from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Index:
 
     def __init__(self, index_dir: Path | None, embedder, store: VectorStore,
                  articles: dict[str, Article], row_chunks: list[Chunk | None], *,
-                 answer_threshold: float | None = None, fusion: str = "rrf",
+                 answer_threshold: float | None = None, fusion: str = DEFAULT_FUSION,
                  chunk_chars: int | None = None, chunk_overlap: int | None = None) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.embedder = embedder
@@ -48,6 +49,7 @@ class Index:
         self.max_query_chars = int(settings.get("max_query_chars"))
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._generation: int | None = None     # of the files this state was loaded from
         self._set_state(store, dict(articles), list(row_chunks))
 
     # ---- state ----------------------------------------------------------------------
@@ -76,7 +78,7 @@ class Index:
     @staticmethod
     def _keyword_for(articles: dict[str, Article], row_chunks: list[Chunk | None]) -> tuple:
         rows = np.array([i for i, c in enumerate(row_chunks) if c is not None], dtype=np.int64)
-        texts = [row_chunks[i].embed_text(articles[row_chunks[i].article_id].title) for i in rows]
+        texts = [row_chunks[i].embed_text(articles[row_chunks[i].article_id]) for i in rows]
         return KeywordIndex(texts), rows, Speller.from_texts(texts)
 
     @property
@@ -114,28 +116,39 @@ class Index:
         """The ``k`` best articles for ``query`` that ``audience`` may see (public
         searches see public articles only; internal ones see both)."""
         query = validate(query, k, audience, self.max_query_chars)
-        ranked = self.rank(query, k, audience, method=method)
+        query, vector = self._prepare(query, method)
         with self._lock:
+            ranked = self._ranked(query, vector, k, audience, method)
             hits = [self._hit(r) for r in ranked[:k]]
         best = confidence(ranked[0] if ranked else None)
         return SearchResult(hits, bool(hits) and best >= self.answer_threshold, best)
 
     def rank(self, query: str, k: int = 5, audience: str = "public", *, method: str = "hybrid",
-             vector: np.ndarray | None = None, depth: int | None = None) -> list[RankedArticle]:
-        """Every candidate article, best first (used by :meth:`search` and evaluation).
-        ``vector``: the embedding of :meth:`correct` (query), if already computed."""
-        depth = depth or max(50, 10 * k)
-        query = self.correct(query)
-        if vector is None and method != "bm25":
-            vector = self.embedder.encode([query])[0]
+             vector: np.ndarray | None = None, fusion: str | None = None) -> list[RankedArticle]:
+        """Every candidate article, best first (for evaluation).  ``vector``: the
+        embedding of ``correct(query)``, if already computed."""
+        if vector is None:
+            query, vector = self._prepare(query, method)
+        else:
+            query = self.correct(query)
         with self._lock:
-            allowed = self._alive if audience == "internal" else self._alive & ~self._internal
-            dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
-            if method != "bm25":
-                dense = self._store.search(vector, depth, allowed)
-            kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
-            keyword = (self._keyword_rows[kw_rows], kw_scores)
-            return fuse(dense, keyword, self._row_article, method, self.fusion)
+            return self._ranked(query, vector, k, audience, method, fusion)
+
+    def _prepare(self, query: str, method: str) -> tuple[str, np.ndarray | None]:
+        query = self.correct(query)
+        return query, (None if method == "bm25" else self.embedder.encode([query])[0])
+
+    def _ranked(self, query: str, vector: np.ndarray | None, k: int, audience: str,
+                method: str, fusion: str | None = None) -> list[RankedArticle]:
+        """Call with ``self._lock`` held."""
+        depth = max(50, 10 * k)
+        allowed = self._alive if audience == "internal" else self._alive & ~self._internal
+        dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        if vector is not None and method != "bm25":
+            dense = self._store.search(vector, depth, allowed)
+        kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
+        keyword = (self._keyword_rows[kw_rows], kw_scores)
+        return fuse(dense, keyword, self._row_article, method, fusion or self.fusion)
 
     def correct(self, query: str) -> str:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
@@ -154,17 +167,42 @@ class Index:
         if not isinstance(article, Article):
             raise KBError(f"upsert_article takes an Article, got {type(article).__name__}")
         chunks = chunk_article(article, self.chunk_chars, self.chunk_overlap)
-        vectors = self.embedder.encode([c.embed_text(article.title) for c in chunks])
-        with self._write_lock:
+        vectors = self.embedder.encode([c.embed_text(article) for c in chunks])
+        with self._write_lock, self._folder_lock():
+            self._reload_if_changed()
             self._change(article.id, article, chunks, vectors)
 
     def delete_article(self, article_id: str) -> bool:
         """Remove an article; returns whether it was there."""
-        with self._write_lock:
+        with self._write_lock, self._folder_lock():
+            self._reload_if_changed()
             if article_id not in self._articles:
                 return False
             self._change(article_id, None, [], None)
             return True
+
+    def refresh(self) -> bool:
+        """Reload if another process (a build, another service worker) saved a newer
+        version of the folder; returns whether it did.  Cheap when nothing changed."""
+        if self.index_dir is None or manifest_file.generation(self.index_dir) == self._generation:
+            return False
+        with self._write_lock:
+            return self._reload_if_changed()
+
+    def _folder_lock(self):
+        return manifest_file.folder_lock(self.index_dir) if self.index_dir else nullcontext()
+
+    def _reload_if_changed(self) -> bool:
+        """Call with the write lock held."""
+        if self.index_dir is None or manifest_file.generation(self.index_dir) in (None, self._generation):
+            return False
+        other = Index.load(self.index_dir, self.embedder, answer_threshold=self.answer_threshold,
+                           fusion=self.fusion)
+        self._set_state(other._store, other._articles, other._row_chunks,
+                        keyword=(other._keyword, other._keyword_rows, other._speller))
+        self._generation = other._generation
+        log.info("%s: reloaded generation %s", self.index_dir, self._generation)
+        return True
 
     def _change(self, article_id: str, article: Article | None, chunks: list[Chunk],
                 vectors: np.ndarray | None) -> None:
@@ -203,7 +241,8 @@ class Index:
         }
 
     def save(self) -> None:
-        """Write the index folder (a no-op for an index without one)."""
+        """Write the index folder (a no-op for an index without one).  Callers hold
+        the folder lock (``upsert``/``delete`` and ``build`` do)."""
         if self.index_dir is None:
             return
         articles, row_chunks, store = self._articles, self._row_chunks, self._store
@@ -219,16 +258,17 @@ class Index:
                     record = {"deleted": True} if chunk is None else asdict(chunk)
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-        manifest_file.write(self.index_dir, self.manifest_data(),
-                            {"articles": write_articles, "chunks": write_chunks,
-                             "vectors": store.save})
+        written = manifest_file.write(self.index_dir, self.manifest_data(),
+                                      {"articles": write_articles, "chunks": write_chunks,
+                                       "vectors": store.save})
+        self._generation = written["generation"]
 
     @classmethod
     def load(cls, index_dir: Path, embedder, **options) -> Index:
         """Load a saved index; :class:`IndexCorrupt` / :class:`IndexIncompatible` if unusable."""
         index_dir = Path(index_dir)
         data = manifest_file.read(index_dir)
-        check_compatible(data, embedder, index_dir)
+        manifest_file.check_compatible(data, embedder.name, index_dir)
         paths = data["paths"]
         try:
             articles = {}
@@ -250,13 +290,7 @@ class Index:
         chunking = data.get("chunking", {})
         options.setdefault("chunk_chars", chunking.get("chunk_chars"))
         options.setdefault("chunk_overlap", chunking.get("chunk_overlap"))
-        return cls(index_dir, embedder, store, articles, row_chunks, **options)
+        index = cls(index_dir, embedder, store, articles, row_chunks, **options)
+        index._generation = data.get("generation")
+        return index
 
-
-def check_compatible(data: dict, embedder, where: Path) -> None:
-    if data["format_version"] != manifest_file.FORMAT_VERSION:
-        raise IndexIncompatible(f"{where}: index format {data['format_version']}, this code "
-                                f"reads format {manifest_file.FORMAT_VERSION}; rebuild it")
-    if data["model"] != embedder.name:
-        raise IndexIncompatible(f"{where}: built with model {data['model']!r}, the configured "
-                                f"model is {embedder.name!r}; rebuild it")

@@ -17,14 +17,16 @@ article, and the SHA-256 of every data file; :func:`read` checks them all and ra
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .errors import IndexCorrupt
+from .errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -71,6 +73,16 @@ def read(index_dir: Path, verify: bool = True) -> dict:
     return manifest
 
 
+def check_compatible(manifest: dict, model_name: str, where: Path) -> None:
+    """:class:`IndexIncompatible` unless the index has this format and model."""
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexIncompatible(f"{where}: index format {manifest['format_version']}, this code "
+                                f"reads format {FORMAT_VERSION}; rebuild it")
+    if manifest["model"] != model_name:
+        raise IndexIncompatible(f"{where}: built with model {manifest['model']!r}, the configured "
+                                f"model is {model_name!r}; rebuild it")
+
+
 def write(index_dir: Path, manifest: dict, writers: dict[str, Callable[[Path], None]]) -> dict:
     """Write a new generation of data files with ``writers[role](path)``, then the
     manifest, then remove files of older generations.  Returns the manifest written."""
@@ -97,6 +109,29 @@ def write(index_dir: Path, manifest: dict, writers: dict[str, Callable[[Path], N
                 old.unlink(missing_ok=True)
     data["paths"] = {role: index_dir / entry["name"] for role, entry in files.items()}
     return data
+
+
+def generation(index_dir: Path) -> int | None:
+    """The generation number in the manifest (cheap: no checksums), or ``None``."""
+    try:
+        data = json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8"))
+        return int(data["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextmanager
+def folder_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive lock on the folder across processes (``fcntl.flock`` on ``.lock``),
+    held while a writer reads the current generation, changes it and saves."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _next_generation(index_dir: Path) -> int:

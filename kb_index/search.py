@@ -24,9 +24,12 @@ from .articles import AUDIENCES
 from .errors import QueryError
 
 METHODS = ("hybrid", "dense", "bm25")
-FUSIONS = ("rrf", "weighted")
+FUSIONS = ("weighted", "rrf")
+DEFAULT_FUSION = "weighted"     # measured on data/eval: see docs/kb_index.md
 RRF_K = 60
-DENSE_WEIGHT = 0.7
+DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / best bm25
+KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
+KEYWORD_SATURATION = 8.0        #   full at this BM25 score
 MAX_K = 100
 SNIPPET_CHARS = 240
 
@@ -53,6 +56,7 @@ class RankedArticle:
     article_id: str
     row: int                  # the article's best chunk
     score: float              # fused score, used for ordering
+    weighted: float = 0.0          # best weighted-fusion score among its chunks
     cosine: float | None = None    # best dense similarity among the article's chunks
     keyword: float = 0.0           # best BM25 score among the article's chunks
     rows: list[int] = field(default_factory=list)
@@ -73,7 +77,7 @@ def validate(query: object, k: object, audience: object, max_chars: int) -> str:
 
 
 def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray],
-         row_article: list[str | None], method: str = "hybrid", fusion: str = "rrf"
+         row_article: list[str | None], method: str = "hybrid", fusion: str = DEFAULT_FUSION
          ) -> list[RankedArticle]:
     """Articles ranked best first from ``(rows, scores)`` of each retriever."""
     if method not in METHODS:
@@ -84,20 +88,20 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
     cosine = dict(zip(dense[0].tolist(), dense[1].tolist())) if use_dense else {}
     bm25 = dict(zip(keyword[0].tolist(), keyword[1].tolist())) if use_keyword else {}
     max_bm25 = max(bm25.values(), default=0.0) or 1.0
-    chunk_score: dict[int, float] = {}
-    for rank, row in enumerate(cosine):
-        chunk_score[row] = (1.0 / (RRF_K + rank + 1) if fusion == "rrf"
-                            else DENSE_WEIGHT * max(cosine[row], 0.0))
-    for rank, row in enumerate(bm25):
-        chunk_score[row] = chunk_score.get(row, 0.0) + (
-            1.0 / (RRF_K + rank + 1) if fusion == "rrf"
-            else (1 - DENSE_WEIGHT) * bm25[row] / max_bm25)
-    if method != "hybrid":  # a single list: order by its own score
-        chunk_score = dict(cosine) if use_dense else dict(bm25)
-    elif fusion == "rrf":   # scale to 0..1: 1 = first in both lists
-        chunk_score = {row: s * (RRF_K + 1) / 2 for row, s in chunk_score.items()}
+    weighted = {row: DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
+                + (1 - DENSE_WEIGHT) * bm25.get(row, 0.0) / max_bm25
+                for row in cosine.keys() | bm25.keys()}
+    if method != "hybrid":              # a single list: order by its own score
+        order = dict(cosine) if use_dense else dict(bm25)
+    elif fusion == "rrf":               # scaled to 0..1: 1 = first in both lists
+        order = dict.fromkeys(weighted, 0.0)
+        for ranked_rows in (cosine, bm25):
+            for rank, row in enumerate(ranked_rows, 1):
+                order[row] += (RRF_K + 1) / (2 * (RRF_K + rank))
+    else:
+        order = weighted
     articles: dict[str, RankedArticle] = {}
-    for row, score in chunk_score.items():
+    for row, score in order.items():
         article_id = row_article[row]
         if article_id is None:
             continue
@@ -107,6 +111,7 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         elif score > ranked.score:
             ranked.row, ranked.score = row, score
         ranked.rows.append(row)
+        ranked.weighted = max(ranked.weighted, weighted[row])
         if row in cosine:
             ranked.cosine = max(cosine[row], ranked.cosine if ranked.cosine is not None else -1.0)
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
@@ -114,11 +119,17 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
 
 
 def confidence(best: RankedArticle | None) -> float:
-    """How sure the search is that ``best`` answers the query, from 0 to 1: the
-    cosine similarity of the article's best chunk (absolute, unlike fused ranks)."""
-    if best is None or best.cosine is None:
+    """How sure the search is that ``best`` answers the query, from 0 to 1.
+
+    Rank-based scores cannot say that (the best of bad hits is still first), so this
+    uses absolute evidence: the weighted fusion score (cosine similarity and BM25
+    relative to the best BM25 hit) plus a bonus for a high absolute BM25 score,
+    saturating at ``KEYWORD_SATURATION``.  Formula and constants were chosen on
+    data/eval (docs/kb_index.md, "Answerable")."""
+    if best is None:
         return 0.0
-    return float(max(0.0, min(1.0, best.cosine)))
+    bonus = KEYWORD_BONUS * min(1.0, best.keyword / KEYWORD_SATURATION)
+    return float(max(0.0, min(1.0, (best.weighted + bonus) / (1 + KEYWORD_BONUS))))
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

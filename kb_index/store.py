@@ -19,8 +19,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 64
+HNSW_M = 16                 # graph links per node (faiss's usual default is 32)
+HNSW_EF_CONSTRUCTION = 40   # build breadth; recall is then recovered by efSearch
 
 
 class VectorStore:

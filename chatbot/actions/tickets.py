@@ -24,6 +24,7 @@ NAME_PREFIX_RE = re.compile(
     r"^(hi|hello|hey)?[,!\s]*(my name is|my name's|name:|i am|i'm|im|it's|its|this is|call me)\s+",
     re.IGNORECASE,
 )
+NAME_SUFFIX_RE = re.compile(r"[,\s]+(here|speaking)$", re.IGNORECASE)
 MAX_NAME_WORDS = 5
 MAX_NAME_LENGTH = 80
 
@@ -65,12 +66,17 @@ class ValidateTicketForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "customer_name":
+            # A name known before the form started (an earlier ticket): keep it if valid.
+            return {"customer_name": clean_name(slot_value)}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         has_entity = bool(list(tracker.get_latest_entity_values("name")))
         if intent == "request_human" and not has_entity:
             dispatcher.utter_message(response="utter_name_needed_first")
             return {"customer_name": None}
-        name = clean_name(slot_value)
+        # The whole short answer beats DIET's entity, which may hold only part of a name
+        # ("Jones" of "Sam Jones"); the entity helps when the answer is a longer sentence.
+        name = clean_name(tracker.latest_message.get("text")) or clean_name(slot_value)
         if name is None:
             dispatcher.utter_message(response="utter_invalid_name")
         return {"customer_name": name}
@@ -92,6 +98,7 @@ class ValidateTicketForm(FormValidationAction):
 def clean_name(value: Any) -> Optional[str]:
     """'my name is Laura Smith.' -> 'Laura Smith'; None when it does not look like a name."""
     text = NAME_PREFIX_RE.sub("", str(value or "").strip()).strip(" .,!")
+    text = NAME_SUFFIX_RE.sub("", text).strip(" .,!")
     if (
         not text
         or len(text) > MAX_NAME_LENGTH

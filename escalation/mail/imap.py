@@ -117,7 +117,7 @@ def poll(app: Flask, *, limit: int = 50) -> int:
                     continue
                 box.flag(uid, "\\Seen")
                 done += 1
-    except (OSError, imaplib.IMAP4.error) as exc:
+    except (OSError, imaplib.IMAP4.error, ValueError) as exc:  # ValueError: a setting to fix
         log.warning("IMAP server %s unavailable (%s: %s); trying again next pass", config["IMAP_HOST"],
                     exc.__class__.__name__, exc)
     return done

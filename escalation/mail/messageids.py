@@ -32,8 +32,9 @@ def domain(config: Any) -> str:
     return support_address(config)[1].rpartition("@")[2] or "care.invalid"
 
 
-def new_id(config: Any, number: str, kind: str) -> str:
-    return f"<care.{number.lower()}.{kind}.{secrets.token_hex(8)}@{domain(config)}>"
+def new_id(config: Any, number: str) -> str:
+    """A fresh id, short enough that the header is not folded with an ordinary domain."""
+    return f"<{secrets.token_hex(8)}.{number.lower()}@{domain(config)}>"
 
 
 def normalise(raw: str | None) -> str | None:
@@ -86,7 +87,8 @@ def thread_headers(session: Session, ticket: Ticket, *, exclude: str | None = No
     """(In-Reply-To, References) for the next mail to the customer on ``ticket``.
 
     It answers the customer's latest mail if there is one, otherwise our first mail on the
-    ticket; References keeps the thread's first id and the most recent ones.
+    ticket; References starts with the thread's first mail (the customer's, on an e-mail
+    ticket) and keeps the most recent ones.
     """
     rows = session.execute(select(MailMessageId.message_id, MailMessageId.direction)
                            .where(MailMessageId.ticket_id == ticket.id).order_by(MailMessageId.id)).all()
@@ -96,5 +98,7 @@ def thread_headers(session: Session, ticket: Ticket, *, exclude: str | None = No
     inbound = [mid for mid, direction in rows if direction == "in"]
     in_reply_to = inbound[-1] if inbound else rows[0][0]
     ids = [mid for mid, _ in rows]
+    if ticket.channel == "email" and inbound:  # the customer's first mail started the thread
+        ids = [inbound[0], *(mid for mid in ids if mid != inbound[0])]
     references = ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1):]]
     return in_reply_to, " ".join(references)

@@ -49,7 +49,7 @@ def enqueue(session: Session, *, kind: str, to_addr: str, rendered: Rendered, ti
             auto_submitted: bool = True, thread: bool = True) -> OutboxMail:
     """Add a mail to the outbox in the caller's transaction (it is sent after the commit)."""
     config = _config()
-    message_id = messageids.new_id(config, ticket.number if ticket else "care", kind.replace("_", "-"))
+    message_id = messageids.new_id(config, ticket.number if ticket else "care")
     in_reply_to, references = messageids.thread_headers(session, ticket) if ticket and thread else ("", "")
     mail = OutboxMail(kind=kind, ticket_id=ticket.id if ticket else None, to_addr=to_addr,
                       subject=rendered.subject, message_id=message_id, in_reply_to=in_reply_to,
@@ -105,7 +105,7 @@ def deliver_due(app: Flask, worker_id: str, *, now: datetime | None = None, limi
         return report
     try:
         sender = (connect or SmtpSender.from_config)(config)
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, ValueError) as exc:  # ValueError: a setting to fix
         log.warning("SMTP server unavailable (%s); %d mail(s) wait for the next attempt", _describe(exc),
                     len(claimed))
         for mail_id in claimed:
@@ -291,7 +291,8 @@ def ticket_numbers(session: Session, mails: Sequence[OutboxMail]) -> dict[int, s
     ids = {m.ticket_id for m in mails if m.ticket_id is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ids))).tuples().all())
+    return {ticket_id: number for ticket_id, number in
+            session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ids)))}
 
 
 def send_again(session: Session, mail_id: int, actor: str) -> OutboxMail:

@@ -14,15 +14,16 @@ from escalation.db import db
 from escalation.schema import upgrade
 from escalation.users import seed_demo_users
 
+from ..databases import test_database
+
 SERVICE_TOKEN = "test-service-token"
 DEMO_PASSWORD = "demo-password-1"
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def make_app(database_url: str) -> Flask:
     app = create_app({
         "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "DATABASE_URL": database_url,
         "SERVICE_TOKEN": SERVICE_TOKEN,
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
@@ -32,8 +33,18 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     with app.app_context():
         seed_demo_users(db.session, DEMO_PASSWORD)
         db.session.commit()
-    yield app
-    app.extensions["care_engine"].dispose()
+    return app
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The service on a fresh, migrated database (PostgreSQL for ``postgres``-marked tests
+    or with CARE_TEST_DB=postgresql, else SQLite)."""
+    postgres = True if request.node.get_closest_marker("postgres") else None
+    with test_database(tmp_path, postgres) as url:
+        app = make_app(url)
+        yield app
+        app.extensions["care_engine"].dispose()
 
 
 @pytest.fixture

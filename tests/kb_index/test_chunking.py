@@ -21,8 +21,11 @@ def test_one_chunk_per_section_and_title_section_merged():
 
 
 def test_embed_text_says_what_the_chunk_is_about():
-    chunk = chunk_article(article("## Steps\nOpen the sign-in page and choose Forgot password.\n"))[0]
-    assert chunk.embed_text("Reset your password").startswith("Reset your password / Steps\n")
+    source = Article(id="a", title="Reset your password", tags=("login", "account"),
+                     body="## Steps\nOpen the sign-in page and choose Forgot password.\n")
+    chunk = chunk_article(source)[0]
+    assert chunk.embed_text(source) == ("Reset your password / Steps (login, account)\n"
+                                        "Open the sign-in page and choose Forgot password.")
 
 
 def test_heading_inside_code_fence_is_not_a_heading():

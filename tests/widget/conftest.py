@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 import pytest
@@ -86,14 +87,22 @@ def default_embed(options: str) -> str:
 
 @dataclass
 class FakeSite:
-    """The host website and the escalation API, served from one local origin."""
+    """The host website and the escalation API, served from one local origin.
+
+    The live-event stream (`/api/v1/conversations/<token>/events`) answers only for tokens
+    in `streams`; for the others it is a 404, as from a server without it.
+    """
 
     url: str = ""
     pages: dict[str, str] = field(default_factory=dict)
     conversations: dict[str, dict] = field(default_factory=dict)
     posted: list[tuple[str, dict]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    streams: set[str] = field(default_factory=set)
+    events: list[tuple[int, str, str, dict]] = field(default_factory=list)  # id, token, kind, data
+    stream_requests: list[dict] = field(default_factory=list)
+    generation: int = 0  # bumped to drop every open stream
+    lock: threading.Condition = field(default_factory=threading.Condition)
 
     def reset(self) -> None:
         with self.lock:
@@ -101,6 +110,22 @@ class FakeSite:
             self.conversations.clear()
             self.posted.clear()
             self.requests.clear()
+            self.streams.clear()
+            self.events.clear()
+            self.stream_requests.clear()
+            self.drop_streams()
+
+    def push_event(self, token: str, kind: str, data: dict) -> int:
+        with self.lock:
+            event_id = len(self.events) + 1
+            self.events.append((event_id, token, kind, data))
+            self.lock.notify_all()
+            return event_id
+
+    def drop_streams(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.lock.notify_all()
 
     def add_page(self, html: str) -> str:
         path = f"/page-{len(self.pages) + 1}.html"
@@ -131,11 +156,52 @@ def make_handler(site: FakeSite):
         def not_found(self, code: str) -> None:
             self.send_json(404, {"error": {"code": code, "message": "not found", "details": {}}})
 
+        def stream(self, token: str, query: dict) -> None:
+            after = int(self.headers.get("Last-Event-ID") or query.get("after", ["0"])[0])
+            with site.lock:
+                site.stream_requests.append(
+                    {"token": token, "after": query.get("after", [None])[0],
+                     "last_event_id": self.headers.get("Last-Event-ID")}
+                )
+                generation = site.generation
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            frames = ["retry: 200\n\n"]
+            deadline = time.monotonic() + 60
+            try:
+                while time.monotonic() < deadline:
+                    self.wfile.write("".join(frames).encode())
+                    self.wfile.flush()
+                    with site.lock:
+                        site.lock.wait_for(
+                            lambda: site.generation != generation
+                            or any(e[0] > after and e[1] == token for e in site.events),
+                            timeout=1.0,
+                        )
+                        if site.generation != generation:
+                            return
+                        pending = [e for e in site.events if e[0] > after and e[1] == token]
+                    frames = [": keep-alive\n\n"] if not pending else [
+                        f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+                        for event_id, _token, kind, data in pending
+                    ]
+                    after = pending[-1][0] if pending else after
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
         def do_GET(self):
-            path = self.path.split("?")[0]
+            parts = urlsplit(self.path)
+            path = parts.path
             with site.lock:
                 site.requests.append(f"GET {path}")
-            if path in ("/carechat.js", "/carechat.js.map"):
+            if match := re.fullmatch(r"/api/v1/conversations/([^/]+)/events", path):
+                if match[1] in site.streams:
+                    self.stream(match[1], parse_qs(parts.query))
+                else:
+                    self.not_found("not_found")
+            elif path in ("/carechat.js", "/carechat.js.map"):
                 self.send_body(200, (BUNDLE.parent / path[1:]).read_bytes(), "text/javascript")
             elif path in site.pages:
                 self.send_body(200, site.pages[path].encode(), "text/html; charset=utf-8")
@@ -200,6 +266,7 @@ def _site_server(bundle):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield site
+    site.drop_streams()
     server.shutdown()
     server.server_close()
 

@@ -41,6 +41,15 @@ def test_escape_from_a_quick_reply_closes_too(embed):
     assert widget.focused() == "cc-launcher"
 
 
+def test_escape_on_the_launcher_closes_the_open_panel(embed):
+    widget = embed()
+    widget.open()
+    widget.get("cc-launcher").focus()
+    widget.page.keyboard.press("Escape")
+    expect(widget.get("cc-panel")).to_be_hidden()
+    assert widget.focused() == "cc-launcher"
+
+
 def test_close_button_and_api_return_focus_to_the_launcher(embed):
     widget = embed()
     widget.open()
@@ -59,8 +68,12 @@ def test_roles_and_names(embed):
     assert launcher.evaluate("e => e.tagName") == "BUTTON"
     expect(launcher).to_have_attribute("aria-label", "Open chat")
     expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(launcher.locator(".cc-icon--chat")).to_be_visible()
     widget.open()
     expect(launcher).to_have_attribute("aria-expanded", "true")
+    expect(launcher).to_have_attribute("aria-label", "Close chat")
+    expect(launcher.locator(".cc-icon--close")).to_be_visible()
+    expect(launcher.locator(".cc-icon--chat")).to_be_hidden()
     page = widget.page
     expect(page.get_by_role("dialog", name="ACME help")).to_be_visible()
     expect(widget.get("cc-log")).to_have_attribute("role", "log")

@@ -114,16 +114,16 @@ def test_a_reload_resumes_the_handoff(embed, site):
     expect(widget.messages("agent").locator(".cc-bubble")).to_have_text(["Hello from Tim"])
 
 
-def test_while_rasa_is_the_handoff_transport_messages_still_go_to_the_bot(embed, site):
-    widget = hand_off(embed, site)
+def test_with_the_rasa_handoff_transport_messages_still_go_to_the_bot(embed, site):
+    widget = hand_off(embed, site, "{transport: window.__ccTransport, pollInterval: 200, handoffTransport: 'rasa'}")
     widget.say("are you there?")
     assert widget.sent() == ["talk to a human", "are you there?"]
     assert site.posted == []
     expect(widget.get("cc-typing")).to_be_hidden()  # no bot answer is expected now
 
 
-def test_with_the_api_handoff_transport_messages_go_to_the_ticket(embed, site):
-    widget = hand_off(embed, site, "{transport: window.__ccTransport, pollInterval: 200, handoffTransport: 'api'}")
+def test_after_the_handoff_messages_go_to_the_ticket(embed, site):
+    widget = hand_off(embed, site)
     widget.say("are you there?")
     expect(widget.messages("user").locator(".cc-bubble")).to_have_text(["talk to a human", "are you there?"])
     wait_until(lambda: site.posted)
@@ -136,7 +136,7 @@ def test_with_the_api_handoff_transport_messages_go_to_the_ticket(embed, site):
 
 
 def test_a_failed_post_is_reported(embed, site):
-    widget = hand_off(embed, site, "{transport: window.__ccTransport, pollInterval: 200, handoffTransport: 'api'}")
+    widget = hand_off(embed, site)
     widget.page.route("**/messages", lambda route: route.fulfill(status=500, body="oops"))
     widget.say("hello?")
     expect(widget.messages("system").locator(".cc-bubble")).to_have_text(
@@ -152,3 +152,77 @@ def test_api_errors_show_reconnecting_then_recover(embed, site):
     expect(status).to_have_text("Reconnecting…")
     widget.page.unroute("**/api/v1/conversations/**")
     expect(status).to_have_text("Online", timeout=10000)
+
+
+# With the live-event stream: every event (and every reconnect) triggers one fetch of the
+# conversation; there is no polling.
+
+def test_live_events_bring_agent_messages_without_polling(embed, site):
+    site.streams.add("tok-123")
+    widget = hand_off(embed, site)
+    wait_until(lambda: site.stream_requests)
+    assert site.stream_requests[0] == {"token": "tok-123", "after": None, "last_event_id": None}
+    expect(widget.get("cc-status")).to_have_text("Online")
+    wait_until(lambda: site.polls("tok-123") >= 1)  # the fetch on connect
+    widget.page.wait_for_timeout(200)
+    polls = site.polls("tok-123")
+    widget.page.wait_for_timeout(800)
+    assert site.polls("tok-123") == polls  # the stream replaces polling
+
+    with site.lock:
+        site.conversations["tok-123"].update(owner="agent", agent="Tim", status="acknowledged")
+        site.conversations["tok-123"]["messages"].append(agent_message(5, "Hi, Tim here."))
+    site.push_event("tok-123", "agent_joined", {"agent": "Tim"})
+    expect(widget.messages("agent").locator(".cc-bubble")).to_have_text(["Hi, Tim here."])
+    expect(widget.get("cc-ticket")).to_have_text("Ticket CR-10001 — Tim is helping you")
+    wait_until(lambda: json.loads(widget.storage("carechat:handoff")).get("eventId") == "1")
+
+
+def test_a_dropped_stream_resumes_from_the_last_event(embed, site):
+    site.streams.add("tok-123")
+    widget = hand_off(embed, site)
+    site.push_event("tok-123", "status", {"status": "assigned", "owner": "agent"})
+    wait_until(lambda: json.loads(widget.storage("carechat:handoff")).get("eventId") == "1")
+
+    site.drop_streams()
+    with site.lock:
+        site.conversations["tok-123"]["messages"].append(agent_message(6, "Sorry for the wait."))
+    site.push_event("tok-123", "message", agent_message(6, "Sorry for the wait."))
+    expect(widget.messages("agent").locator(".cc-bubble")).to_have_text(["Sorry for the wait."])
+    wait_until(lambda: len(site.stream_requests) >= 2)
+    assert site.stream_requests[1]["last_event_id"] == "1"
+
+    # A reload picks the stream up after the last event it saw, too.
+    widget.page.reload()
+    wait_until(lambda: len(site.stream_requests) >= 3)
+    assert site.stream_requests[-1]["after"] == "2"
+    expect(widget.get("cc-ticket")).to_have_text("Ticket CR-10001 — a person from our team will join shortly")
+
+
+def test_a_resolution_event_ends_the_handoff_and_the_stream(embed, site):
+    site.streams.add("tok-123")
+    widget = hand_off(embed, site)
+    wait_until(lambda: site.stream_requests)
+    with site.lock:
+        site.conversations["tok-123"].update(status="resolved", owner="bot")
+    site.push_event("tok-123", "status", {"status": "resolved", "owner": "bot"})
+    expect(widget.messages("system").locator(".cc-bubble")).to_have_text(
+        ["Ticket CR-10001 was resolved. You are chatting with our assistant again."]
+    )
+    site.drop_streams()
+    widget.page.wait_for_timeout(600)
+    assert len(site.stream_requests) == 1  # closed, not reconnected
+
+
+def test_a_failed_fetch_while_streaming_is_retried(embed, site):
+    site.streams.add("tok-123")
+    widget = hand_off(embed, site)
+    expect(widget.get("cc-status")).to_have_text("Online")
+    widget.page.route("**/api/v1/conversations/tok-123", lambda route: route.fulfill(status=503, body="busy"))
+    with site.lock:
+        site.conversations["tok-123"]["messages"].append(agent_message(8, "Still there?"))
+    site.push_event("tok-123", "message", agent_message(8, "Still there?"))
+    expect(widget.get("cc-status")).to_have_text("Reconnecting…")
+    widget.page.unroute("**/api/v1/conversations/tok-123")
+    expect(widget.messages("agent").locator(".cc-bubble")).to_have_text(["Still there?"])
+    expect(widget.get("cc-status")).to_have_text("Online")

@@ -73,6 +73,7 @@ def test_quick_replies_send_the_payload_and_show_the_title(embed):
     assert widget.sent() == ["/request_human"]
     expect(widget.messages("user").locator(".cc-bubble")).to_have_text(["No, I need a person"])
     expect(replies).to_have_count(0)  # answered: the buttons go away, and stay away
+    assert widget.focused() == "cc-input"
     widget.page.reload()
     widget.open()
     expect(widget.messages("bot").last.locator(".cc-bubble")).to_have_text("Did that solve it?")
@@ -111,6 +112,15 @@ def test_article_cards_link_only_to_http_pages(embed, site, url, href):
     else:
         expect(links).to_have_attribute("href", href.format(origin=site.url))
         expect(links).to_have_attribute("rel", "noopener noreferrer")
+
+
+def test_relative_article_links_point_at_the_escalation_service(embed):
+    widget = embed("{transport: window.__ccTransport, apiUrl: 'https://care.example.com/'}")
+    widget.open()
+    widget.bot_says({"articles": [{"title": "Reset your password", "url": "/help/reset-password"}]})
+    expect(widget.get("cc-card").locator("a")).to_have_attribute(
+        "href", "https://care.example.com/help/reset-password"
+    )
 
 
 def test_several_cards_and_malformed_entries(embed):
@@ -217,3 +227,18 @@ def test_set_user_and_language_travel_with_messages(embed):
     assert widget.page.evaluate(metadata)["user"] == {"name": "Laura", "email": "laura@example.com"}
     widget.page.evaluate("() => CareChat.setUser(null)")
     assert widget.page.evaluate(metadata) == {"language": "en-GB"}
+
+
+def test_blocked_storage_still_gives_a_working_chat(embed):
+    widget = embed(embed_html=(
+        "<script>Storage.prototype.setItem = function () {"
+        " throw new DOMException('blocked', 'SecurityError'); };</script>"
+        '<script src="/carechat.js"></script>'
+        "<script>CareChat.init({transport: window.__ccTransport});</script>"
+    ))
+    widget.open()
+    widget.say("hello")
+    widget.bot_says({"text": "Hi!"})
+    expect(widget.messages().locator(".cc-bubble")).to_have_text(
+        ["Hi! How can we help you today?", "hello", "Hi!"]
+    )

@@ -12,7 +12,7 @@ export const DEFAULTS = Object.freeze({
   user: null,
   open: false,
   pollInterval: 2000,
-  handoffTransport: 'rasa',
+  handoffTransport: 'api',
   transport: null,
 });
 

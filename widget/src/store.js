@@ -4,7 +4,8 @@
 //
 //   carechat:session_id  the Rasa session id (plain text, as Rasa confirmed it)
 //   carechat:history     the messages shown in the panel (JSON list, newest last)
-//   carechat:handoff     {ticket, token, owner, agent, seen} while a person owns the chat
+//   carechat:handoff     {ticket, token, owner, agent, status, seen, eventId} while a
+//                        person owns the chat
 
 const PREFIX = 'carechat:';
 export const HISTORY_LIMIT = 200;

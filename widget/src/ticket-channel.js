@@ -1,27 +1,34 @@
 // The ticket channel: after the handoff the widget follows the ticket on the escalation
-// service. Foundation version: it polls `GET /api/v1/conversations/<token>` (the
-// Server-Sent-Events stream replaces the polling later; the events stay the same).
+// service. The conversation itself always comes from `GET /api/v1/conversations/<token>`
+// (a durable snapshot: messages with ids, status, owner, agent). What says *when* to fetch
+// it is the Server-Sent-Events stream `…/<token>/events` (resumable with Last-Event-ID):
+// every event triggers a fetch, and so does every (re)connect, so nothing is missed and a
+// replayed event can never undo the current state. Where the stream cannot be had (no
+// EventSource, a server without it, CORS) the channel polls every `interval` ms instead.
 //
-//   events: {onUpdate(conversation), onGone(), onStatus('online'|'reconnecting')}
+//   events: {onUpdate(conversation), onGone(), onStatus('online'|'reconnecting'),
+//            onEventId(id)}
 
 const MAX_BACKOFF_MS = 30000;
+const EVENT_KINDS = ['message', 'status', 'agent_joined', 'assigned'];
 
-export function createTicketChannel({ apiUrl, token, interval }, events) {
+export function createTicketChannel({ apiUrl, token, interval, lastEventId }, events) {
   const url = `${apiUrl}/api/v1/conversations/${encodeURIComponent(token)}`;
-  let timer = null;
   let running = false;
+  let source = null;
+  let polling = false;
+  let timer = null;
   let inFlight = false;
+  let fetchAgain = false;
   let failures = 0;
 
-  function schedule(delay) {
-    clearTimeout(timer);
-    if (running) timer = setTimeout(poll, delay);
-  }
-
-  async function poll() {
-    if (!running || inFlight) return;
-    // A hidden tab does not poll; it catches up as soon as it is shown again.
-    if (document.visibilityState === 'hidden') return;
+  /** Fetch the conversation and hand it on; true when the channel should go on. */
+  async function refresh() {
+    if (!running) return;
+    if (inFlight) {
+      fetchAgain = true;
+      return;
+    }
     inFlight = true;
     try {
       const response = await fetch(url, {
@@ -37,7 +44,7 @@ export function createTicketChannel({ apiUrl, token, interval }, events) {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const conversation = await response.json();
       failures = 0;
-      events.onStatus('online');
+      if (polling || (source && source.readyState === EventSource.OPEN)) events.onStatus('online');
       if (running) events.onUpdate(conversation);
     } catch (error) {
       // Network error, server error or a body that is not JSON: try again, slower.
@@ -45,25 +52,79 @@ export function createTicketChannel({ apiUrl, token, interval }, events) {
       events.onStatus('reconnecting');
     } finally {
       inFlight = false;
-      schedule(Math.min(interval * 2 ** failures, MAX_BACKOFF_MS));
+      if (fetchAgain && running) {
+        fetchAgain = false;
+        refresh();
+      } else if (running && (polling || failures)) {
+        // Polling: the next poll. Streaming: a failed fetch is retried, the stream is not
+        // going to say anything new about it.
+        clearTimeout(timer);
+        timer = setTimeout(polling ? poll : refresh, Math.min(interval * 2 ** failures, MAX_BACKOFF_MS));
+      }
     }
+  }
+
+  function schedule(delay) {
+    clearTimeout(timer);
+    if (running && polling) timer = setTimeout(poll, delay);
+  }
+
+  function poll() {
+    // A hidden tab does not poll; it catches up as soon as it is shown again.
+    if (document.visibilityState !== 'hidden') refresh();
   }
 
   function onVisibility() {
     if (document.visibilityState === 'visible') schedule(0);
   }
 
-  function start() {
-    if (running) return;
-    running = true;
+  function startPolling() {
+    polling = true;
     document.addEventListener('visibilitychange', onVisibility);
     schedule(0);
   }
 
+  function startStream() {
+    const after = lastEventId ? `?after=${encodeURIComponent(lastEventId)}` : '';
+    source = new EventSource(`${url}/events${after}`);
+    source.addEventListener('open', () => {
+      events.onStatus('online');
+      refresh();
+    });
+    const onEvent = (event) => {
+      if (event.lastEventId) events.onEventId(event.lastEventId);
+      refresh();
+    };
+    for (const kind of EVENT_KINDS) source.addEventListener(kind, onEvent);
+    source.addEventListener('error', () => {
+      if (!running) return;
+      if (source.readyState === EventSource.CONNECTING) {
+        // The browser reconnects by itself, sending Last-Event-ID.
+        events.onStatus('reconnecting');
+        return;
+      }
+      // Closed for good: an error status, or not an event stream at all. Poll instead;
+      // polling also notices a ticket that is gone.
+      source.close();
+      source = null;
+      startPolling();
+    });
+  }
+
+  function start() {
+    if (running) return;
+    running = true;
+    if (typeof EventSource === 'function') startStream();
+    else startPolling();
+  }
+
   function stop() {
     running = false;
+    polling = false;
     clearTimeout(timer);
     document.removeEventListener('visibilitychange', onVisibility);
+    if (source) source.close();
+    source = null;
   }
 
   /** Post a customer message to the ticket thread; resolves to the stored message. */
@@ -75,7 +136,7 @@ export function createTicketChannel({ apiUrl, token, interval }, events) {
       body: JSON.stringify({ body }),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    schedule(0);
+    refresh();
     return response.json();
   }
 

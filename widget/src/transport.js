@@ -3,8 +3,9 @@
 // ticket channel follows the ticket on the escalation service.
 //
 //   createTransport(options, store, events) -> {connect, send, startHandoff, stopHandoff, close}
+//   startHandoff({token, eventId}): eventId is the last ticket event seen (resumes the stream)
 //   events: {onBotMessage(msg), onTicketUpdate(conversation), onTicketGone(),
-//            onStatus(channel: 'bot'|'ticket', state), onSendFailed(text)}
+//            onTicketEventId(id), onStatus(channel: 'bot'|'ticket', state), onSendFailed(text)}
 import { createSocketTransport } from './socket-transport.js';
 import { createTicketChannel } from './ticket-channel.js';
 
@@ -39,8 +40,8 @@ export function createTransport(options, store, events) {
 
   function send(text) {
     // THE switch: where a customer's message goes once a person owns the conversation.
-    // 'rasa' until the escalation service accepts posts (the Rasa actions forward a
-    // message for a ticket an agent owns); 'api' posts it to the ticket thread.
+    // 'api' posts it to the ticket thread; 'rasa' keeps sending it to the bot (the Rasa
+    // actions forward a message for a ticket an agent owns to the ticket).
     if (ticket && options.handoffTransport === 'api') {
       ticket.send(text).catch(() => events.onSendFailed(text));
       return 'ticket';
@@ -50,13 +51,14 @@ export function createTransport(options, store, events) {
     return 'bot';
   }
 
-  function startHandoff({ token }) {
+  function startHandoff({ token, eventId }) {
     stopHandoff();
     ticket = createTicketChannel(
-      { apiUrl: options.apiUrl, token, interval: options.pollInterval },
+      { apiUrl: options.apiUrl, token, interval: options.pollInterval, lastEventId: eventId },
       {
         onUpdate: (conversation) => events.onTicketUpdate(conversation),
         onGone: () => events.onTicketGone(),
+        onEventId: (id) => events.onTicketEventId(id),
         onStatus: (state) => events.onStatus('ticket', state),
       },
     );

@@ -16,12 +16,15 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
-/** An absolute http(s) URL for `url` (relative ones resolve against the page), or null. */
-export function safeHref(url) {
+/**
+ * An absolute http(s) URL for `url`, or null. Relative URLs resolve against `base`: the
+ * escalation service, which serves the KB's help pages (`/help/<article_id>`).
+ */
+export function safeHref(url, base) {
   if (typeof url !== 'string' || !url.trim()) return null;
   let parsed;
   try {
-    parsed = new URL(url, document.baseURI);
+    parsed = new URL(url, new URL(base || '.', document.baseURI));
   } catch (error) {
     return null;
   }
@@ -74,7 +77,7 @@ export function createView({ options, t, handlers }) {
   const launcher = el('button', {
     type: 'button', class: 'cc-launcher', 'data-testid': 'cc-launcher',
     'aria-label': t('openChat'), 'aria-expanded': 'false', 'aria-controls': 'cc-panel',
-  }, [icon('chat'), badge]);
+  }, [icon('chat'), icon('close'), badge]);
 
   const status = el('p', { class: 'cc-status', 'data-testid': 'cc-status', 'data-state': 'offline' });
   const closeButton = el('button', {
@@ -121,8 +124,8 @@ export function createView({ options, t, handlers }) {
 
   launcher.addEventListener('click', () => handlers.onToggle());
   closeButton.addEventListener('click', () => handlers.onClose());
-  panel.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
+  root.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !panel.hidden) {
       event.stopPropagation();
       handlers.onClose();
     }
@@ -153,7 +156,7 @@ export function createView({ options, t, handlers }) {
     const list = el('div', { class: 'cc-cards', role: 'list', 'aria-label': t('suggestions') });
     for (const article of articles) {
       if (!article || typeof article !== 'object') continue;
-      const href = safeHref(article.url);
+      const href = safeHref(article.url, options.apiUrl);
       const title = String(article.title ?? article.url ?? '');
       const heading = href
         ? el('a', { class: 'cc-card-title', href, target: '_blank', rel: 'noopener noreferrer', text: title })

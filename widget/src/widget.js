@@ -76,13 +76,22 @@ export function createWidget(options) {
       onToggle: () => (view.isOpen() ? close() : open()),
       onClose: () => close(),
       onSubmit: (text) => send(text, text),
-      onReply: (reply) => send(reply.payload, reply.title),
+      onReply: (reply) => {
+        send(reply.payload, reply.title);
+        // The buttons are gone now: keep the keyboard user in the conversation.
+        view.focusInput();
+      },
     },
   });
   const transport = createTransport(options, store, {
     onBotMessage,
     onTicketUpdate,
     onTicketGone: () => endHandoff('ticketGone'),
+    onTicketEventId: (id) => {
+      if (!handoff) return;
+      handoff.eventId = id;
+      store.setJSON('handoff', handoff);
+    },
     onStatus: (channel, state) => {
       status[channel] = state;
       showStatus();

@@ -1,0 +1,70 @@
+"""Deterministic stand-in for `actions.escalation_client.EscalationClient` in unit tests."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from actions.escalation_client import (
+    ApiError,
+    KbHit,
+    KbSearchResult,
+    ServiceUnavailable,
+    TicketInfo,
+    TicketReceipt,
+)
+
+
+class FakeEscalationClient:
+    """Same methods as the real client; answers from in-memory data and records calls.
+
+    `down = True` makes every call raise ServiceUnavailable, as when the service is off.
+    """
+
+    def __init__(self) -> None:
+        self.articles: list[KbHit] = []
+        self.answerable = True
+        self.down = False
+        self.reject_with: Optional[ApiError] = None
+        self.tickets: dict[str, TicketInfo] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
+
+    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
+        self.calls.append(("search_kb", {"query": query, "k": k}))
+        self._fail_if_down()
+        hits = self.articles[:k] if self.answerable else []
+        return KbSearchResult(answerable=self.answerable, hits=hits)
+
+    async def open_ticket(
+        self, payload: Mapping[str, Any], idempotency_key: str
+    ) -> TicketReceipt:
+        self.calls.append(("open_ticket", {"payload": payload, "key": idempotency_key}))
+        self._fail_if_down()
+        if self.reject_with is not None:
+            raise self.reject_with
+        if idempotency_key in self._receipts:
+            first_payload, receipt = self._receipts[idempotency_key]
+            if first_payload != payload:
+                raise ApiError(409, "idempotency_key_reused", "different body for this key")
+            return TicketReceipt(**{**receipt.__dict__, "created": False})
+        number = f"CR-{10001 + len(self.tickets)}"
+        receipt = TicketReceipt(
+            number=number,
+            token=f"token-{number}",
+            status="new",
+            owner="queued",
+            tracking_url=f"http://care.test/track?number={number}",
+            created=True,
+        )
+        self.tickets[number] = TicketInfo(number, "new", "queued", None, None, None)
+        self._receipts[idempotency_key] = (payload, receipt)
+        return receipt
+
+    async def get_ticket(self, number: str) -> Optional[TicketInfo]:
+        self.calls.append(("get_ticket", number))
+        self._fail_if_down()
+        return self.tickets.get(number)
+
+    def _fail_if_down(self) -> None:
+        if self.down:
+            raise ServiceUnavailable("fake escalation service is down")

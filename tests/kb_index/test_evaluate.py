@@ -1,0 +1,100 @@
+"""Evaluation, threshold choice and the command line (with the fake embedder)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import kb_index.building
+from kb_index import KBError
+from kb_index.cli import main
+from kb_index.embedding import FakeEmbedder
+from kb_index.evaluate import choose_threshold, evaluate, format_table, load_questions
+
+QUESTIONS = [
+    {"question": "how do I reset my password", "article_ids": ["reset-password"], "kind": "plain"},
+    {"question": "refund card statement days", "article_ids": ["refund-timing"], "kind": "short"},
+    {"question": "where is my parcel tracking", "article_ids": ["track-your-order"], "kind": "plain"},
+]
+OOS = [{"question": "zebra quantum marmalade", "article_ids": [], "kind": "oos"}]
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_choose_threshold_allows_at_most_five_percent():
+    oos = np.linspace(0.0, 0.99, 100)                 # 100 out-of-scope confidences
+    threshold = choose_threshold(oos)
+    assert (oos >= threshold).sum() == 5
+    assert choose_threshold(np.array([0.2, 0.4])) == pytest.approx(0.401)
+    assert choose_threshold(np.array([])) == 0.0
+
+
+def test_evaluate_reports_every_method(index):
+    report = evaluate(index, QUESTIONS, OOS)
+    assert [m.method for m in report.methods] == ["bm25", "dense", "hybrid (weighted)", "hybrid (rrf)"]
+    hybrid = report.methods[2]
+    assert hybrid.recall_at_1 == 1.0 and hybrid.mrr_at_10 == 1.0
+    assert set(hybrid.recall_at_1_by_kind) == {"plain", "short"}
+    assert report.out_of_scope_answered == 0.0
+    assert report.in_scope_answered_correctly == 1.0
+    table = format_table(report)
+    assert "| hybrid (weighted) | 1.000 | 1.000 | 1.000 | 100.0% | 0.0% |" in table
+
+
+def test_evaluate_refuses_unknown_article_ids(index):
+    with pytest.raises(KBError, match="missing from the index: nope"):
+        evaluate(index, [{"question": "x", "article_ids": ["nope"]}], [])
+
+
+def test_load_questions_names_file_and_line(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "a", "article_ids": []}\n\n{oops\n')
+    with pytest.raises(KBError, match=r"q.jsonl:3: not valid JSON"):
+        load_questions(path)
+    path.write_text('{"question": 3, "article_ids": []}\n')
+    with pytest.raises(KBError, match=r"q.jsonl:1: needs a 'question'"):
+        load_questions(path)
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    monkeypatch.setattr(kb_index.building, "Embedder", FakeEmbedder)
+
+
+def test_cli_build_search_eval(fake_model, kb_dir, tmp_path, capsys):
+    out = str(tmp_path / "idx")
+    assert main(["build", "--source", str(kb_dir), "--out", out, "--quiet"]) == 0
+    assert "full rebuild" in capsys.readouterr().out
+    assert main(["build", "--source", str(kb_dir), "--out", out, "--quiet"]) == 0
+    assert "incremental, 11 chunks (flat), 0 embedded" in capsys.readouterr().out
+
+    assert main(["search", "reset my password", "--index", out, "-k", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["hits"][0]["article_id"] == "reset-password" and len(result["hits"]) == 2
+
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    oos = write_jsonl(tmp_path / "o.jsonl", OOS)
+    assert main(["eval", "--questions", str(questions), "--oos", str(oos), "--index", out,
+                 "--source", str(kb_dir)]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"\| hybrid \(weighted\) \| 1\.000 \|", table)
+
+
+def test_cli_reports_errors_without_traceback(fake_model, tmp_path, capsys):
+    assert main(["search", "refund", "--index", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no manifest.json" in err and "Traceback" not in err
+
+
+def test_cli_bad_article_exit_code(fake_model, tmp_path, capsys):
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "bad.md").write_text("---\nid: x\n---\nbody\n")
+    assert main(["build", "--source", str(tmp_path / "kb"), "--out", str(tmp_path / "i")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.md: field 'title': required field is missing" in err

@@ -1,0 +1,87 @@
+"""Index.search: hybrid ranking, one hit per article, audience filter, query errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb_index import Hit, QueryError, SearchResult, open_index
+
+
+def test_search_returns_hits_best_first(index):
+    result = index.search("how do I reset my password", k=3)
+    assert isinstance(result, SearchResult) and isinstance(result.hits[0], Hit)
+    top = result.hits[0]
+    assert (top.article_id, top.title, top.url, top.audience) == (
+        "reset-password", "Reset your password", "/help/reset-password", "public")
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    assert 0 < top.score <= 1
+    assert len(result.hits) == 3
+
+
+def test_one_hit_per_article_with_its_best_chunk(index):
+    hits = index.search("password reset link email spam", k=5).hits
+    assert len({h.article_id for h in hits}) == len(hits)
+    reset = next(h for h in hits if h.article_id == "reset-password")
+    assert "spam" in reset.snippet                              # the matching section
+
+
+@pytest.mark.parametrize("method", ["hybrid", "dense", "bm25"])
+def test_every_method_finds_the_refund_article(index, method):
+    assert index.search("when do I get my refund", method=method).hits[0].article_id == "refund-timing"
+
+
+def test_public_search_never_sees_internal_articles(index):
+    for k in (1, 5, 10):
+        hits = index.search("unlock account in the admin tool", k=k, audience="public").hits
+        assert all(h.audience == "public" for h in hits)
+        assert "manual-unlock-admin" not in {h.article_id for h in hits}
+
+
+def test_internal_search_sees_both(index):
+    hits = index.search("unlock account in the admin tool", k=5, audience="internal").hits
+    assert hits[0].article_id == "manual-unlock-admin" and hits[0].audience == "internal"
+    assert any(h.audience == "public" for h in hits)
+
+
+def test_answerable_follows_the_threshold(kb_dir, index_dir, embedder, index):
+    assert index.search("reset my password").answerable
+    assert not index.search("zebra quantum marmalade").answerable
+    strict = open_index(index_dir, embedder=embedder, answer_threshold=1.01)
+    result = strict.search("reset my password")
+    assert result.hits and not result.answerable
+
+
+def test_threshold_from_environment(monkeypatch, index_dir, embedder, index):
+    monkeypatch.setenv("CARE_KB_ANSWER_THRESHOLD", "0.99")
+    assert open_index(index_dir, embedder=embedder).answer_threshold == 0.99
+
+
+@pytest.mark.parametrize("query, kwargs, message", [
+    ("", {}, "query is empty"),
+    ("   \n", {}, "query is empty"),
+    (None, {}, "query is empty"),
+    ("x" * 1001, {}, "the maximum is 1000"),
+    ("refund", {"k": 0}, "k must be an integer"),
+    ("refund", {"k": 101}, "k must be an integer"),
+    ("refund", {"audience": "everyone"}, "audience must be one of"),
+    ("refund", {"method": "magic"}, "method must be one of"),
+])
+def test_bad_queries_raise_query_error(index, query, kwargs, message):
+    with pytest.raises(QueryError, match=message):
+        index.search(query, **kwargs)
+
+
+def test_longest_query_allowed(index):
+    assert index.search("refund " * 142 + "x").hits            # 1000 characters
+
+
+def test_get_article(index):
+    article = index.get_article("refund-timing")
+    assert article.title == "When will I get my refund?" and article.area == "billing"
+    assert article.body.startswith("# When will I get my refund?")
+    assert index.get_article("nope") is None
+
+
+def test_snippet_is_plain_text(index):
+    snippet = index.search("steps to reset password").hits[0].snippet
+    assert "#" not in snippet and "\n" not in snippet and len(snippet) <= 241

@@ -1,0 +1,81 @@
+"""VectorStore: exact below the HNSW threshold, HNSW above, filtered search, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb_index.store import VectorStore
+
+
+def unit_vectors(n: int, dimension: int = 16, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_exact_below_threshold_hnsw_from_it():
+    assert VectorStore.from_vectors(unit_vectors(99), 16, hnsw_threshold=100).kind == "flat"
+    assert VectorStore.from_vectors(unit_vectors(100), 16, hnsw_threshold=100).kind == "hnsw"
+
+
+def test_search_is_cosine_best_first():
+    vectors = unit_vectors(50)
+    store = VectorStore.from_vectors(vectors, 16)
+    rows, scores = store.search(vectors[7], 5)
+    assert rows[0] == 7 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(scores, vectors[rows] @ vectors[7], rtol=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("threshold", [10_000, 10])
+def test_allowed_mask_is_applied_inside_the_search(threshold):
+    vectors = unit_vectors(200)
+    store = VectorStore.from_vectors(vectors, 16, hnsw_threshold=threshold)
+    allowed = np.zeros(200, dtype=bool)
+    allowed[::7] = True
+    rows, _ = store.search(vectors[3], 10, allowed)       # row 3 itself is not allowed
+    assert len(rows) == 10 and all(allowed[rows])
+    expected = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ vectors[3]))][:10]
+    assert set(rows) == set(expected)
+
+
+def test_adding_past_the_threshold_switches_to_hnsw_and_keeps_rows():
+    vectors = unit_vectors(60)
+    store = VectorStore.from_vectors(vectors[:40], 16, hnsw_threshold=50)
+    assert store.kind == "flat"
+    assert list(store.add(vectors[40:])) == list(range(40, 60))
+    assert store.kind == "hnsw" and store.n_rows == 60
+    assert store.search(vectors[55], 1)[0][0] == 55
+    np.testing.assert_allclose(store.all_vectors(), vectors, atol=1e-6)
+
+
+def test_hnsw_recall_against_exact():
+    rng = np.random.default_rng(1)
+    centres = unit_vectors(50, 32, seed=2)
+    vectors = centres[rng.integers(0, 50, 5000)] + 0.3 * unit_vectors(5000, 32, seed=3)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = VectorStore.from_vectors(vectors, 32, hnsw_threshold=10**9)
+    approx = VectorStore.from_vectors(vectors, 32, hnsw_threshold=0)
+    queries = centres[rng.integers(0, 50, 50)] + 0.3 * unit_vectors(50, 32, seed=4)  # like the data
+    found = [len(set(exact.search(q, 10)[0]) & set(approx.search(q, 10)[0])) for q in queries]
+    assert sum(found) / (10 * len(queries)) >= 0.95
+
+
+def test_save_and_load(tmp_path):
+    vectors = unit_vectors(30)
+    VectorStore.from_vectors(vectors, 16).save(tmp_path / "v.faiss")
+    loaded = VectorStore.load(tmp_path / "v.faiss", 16)
+    assert loaded.n_rows == 30 and loaded.search(vectors[4], 1)[0][0] == 4
+
+
+def test_wrong_dimension_is_refused():
+    store = VectorStore.from_vectors(unit_vectors(5), 16)
+    with pytest.raises(ValueError, match="dimension 16"):
+        store.add(unit_vectors(2, 8))
+    with pytest.raises(ValueError, match="allowed mask"):
+        store.search(unit_vectors(1)[0], 2, np.ones(3, dtype=bool))
+
+
+def test_empty_store_search():
+    rows, scores = VectorStore(16).search(unit_vectors(1)[0], 5)
+    assert len(rows) == 0 and len(scores) == 0
