@@ -13,6 +13,8 @@ export RASA_TELEMETRY_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# FAISS and torch bring their own OpenMP runtimes; spinning waiters steal the other's CPU
+export OMP_WAIT_POLICY := PASSIVE
 
 CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain -type f 2>/dev/null)
 KB_SRC := $(shell find data/kb -type f -name '*.md' 2>/dev/null)

@@ -75,6 +75,7 @@ def common_env(config: StackConfig) -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "RASA_TELEMETRY_ENABLED": "false",
         "TOKENIZERS_PARALLELISM": "false",
+        "OMP_WAIT_POLICY": "PASSIVE",
         "PYTHONUNBUFFERED": "1",
     }
     if config.database_url:

@@ -12,6 +12,8 @@ csrf = CSRFProtect()
 CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
+CORS_PREFIXES = ("/api/v1/conversations/", "/api/v1/kb/search")
+
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
               429: "rate_limited", 500: "internal_error"}
@@ -52,6 +54,17 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = HTTP_HINTS.get(status) or exc.description or exc.name
         return _error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message)
+
+    @app.after_request
+    def cors_for_the_widget(response: Response) -> Response:
+        # The widget runs on the company's own site: it reads its conversation (the secret
+        # token is the credential; no cookies are sent) and public KB search cross-origin.
+        if request.path.startswith(CORS_PREFIXES):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Last-Event-ID"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
 
     @app.after_request
     def security_headers(response: Response) -> Response:

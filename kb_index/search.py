@@ -133,13 +133,14 @@ def confidence(best: RankedArticle | None) -> float:
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"(^|\s)#{1,6}\s+|[*_`>|]+")
+_BLOCK = re.compile(r"(^|\s)#{1,6}\s+|(?m:^\s*([-+>]|\d+\.)\s+)|\|")  # headings, lists, quotes, tables
+_INLINE = re.compile(r"[*`]+")
 _SPACE = re.compile(r"\s+")
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     """Plain-text start of a chunk, cut at a word boundary."""
-    plain = _SPACE.sub(" ", _MARKUP.sub(" ", _LINK.sub(r"\1", text))).strip()
+    plain = _SPACE.sub(" ", _INLINE.sub("", _BLOCK.sub(" ", _LINK.sub(r"\1", text)))).strip()
     if len(plain) <= limit:
         return plain
     cut = plain.rfind(" ", 0, limit)

@@ -34,7 +34,9 @@ def kb_search() -> Any:
     if audience == "internal" and not (has_service_token() or
                                        (current_user.is_authenticated and current_user.role in {"agent", "admin"})):
         raise Forbidden("Internal articles are for agents: sign in to the console or send the service token.")
-    result = get_index().search(query, k=k, audience=audience)
+    index = get_index()
+    index.refresh()  # another service process may have published an article: cheap when not
+    result = index.search(query, k=k, audience=audience)
     return jsonify({
         "query": query, "answerable": bool(result.answerable),
         "hits": [{"article_id": h.article_id, "title": h.title, "url": h.url, "snippet": h.snippet,

@@ -122,3 +122,13 @@ def test_nothing_is_half_written_when_validation_fails(client, bot_headers, app)
     create(client, bot_headers, key="bad", email="nope")
     good = create(client, bot_headers, key="bad")
     assert good.status_code == 201 and good.get_json()["number"] == "CR-10001"
+
+
+def test_widget_endpoints_allow_cross_origin_reads(client, bot_headers):
+    token = create(client, bot_headers).get_json()["token"]
+    preflight = client.options(f"/api/v1/conversations/{token}/messages",
+                               headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    # the bot's own endpoints are not opened to browsers
+    assert "Access-Control-Allow-Origin" not in client.get("/api/v1/tickets/CR-10001", headers=bot_headers).headers

@@ -85,3 +85,22 @@ def test_get_article(index):
 def test_snippet_is_plain_text(index):
     snippet = index.search("steps to reset password").hits[0].snippet
     assert "#" not in snippet and "\n" not in snippet and len(snippet) <= 241
+
+
+@pytest.mark.parametrize("markdown, plain", [
+    ("## Steps\n1. Select **Sign in**.\n2. Choose `Forgot`.", "Steps Select Sign in. Choose Forgot."),
+    ("- one [link](https://x.example)\n- two", "one link two"),
+    ("| a | b |\n> quoted", "a b quoted"),
+    ("keep well-known words and snake_case", "keep well-known words and snake_case"),
+])
+def test_snippet_strips_markdown(markdown, plain):
+    from kb_index.search import snippet
+
+    assert snippet(markdown) == plain
+
+
+def test_snippet_is_cut_at_a_word():
+    from kb_index.search import snippet
+
+    cut = snippet("word " * 100, limit=50)
+    assert cut.endswith("…") and len(cut) <= 51 and not cut[:-1].endswith(" ")
