@@ -48,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", "",
             "Redis URL (e.g. redis://127.0.0.1:6379/0) to fan live-chat events out between several "
             "escalation processes; empty: one process, in-memory."),
+    Setting("SSE_HEARTBEAT", 15.0,
+            "Seconds an idle live-chat stream waits before a keep-alive comment (and a database re-check)."),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the service and the worker."),
     Setting("MAIL_FROM", "Customer Care <care@support.example.com>",
             "The support address: sender of every e-mail, and the address customers write to."),

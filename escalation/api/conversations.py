@@ -44,7 +44,8 @@ def last_event_id() -> int:
 
 def event_stream(ticket_id: int, *, include_internal: bool) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    stream = events.sse_stream(app, ticket_id, last_event_id(), include_internal=include_internal)
+    stream = events.sse_stream(app, ticket_id, last_event_id(), include_internal=include_internal,
+                               heartbeat=app.config["SSE_HEARTBEAT"])
     response = Response(stream_with_context(stream), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
