@@ -16,7 +16,6 @@ from careops.ephemeral import missing_build_outputs, temporary_stack
 from careops.processes import ROOT, StackConfig, free_port
 from careops.supervisor import Supervisor
 
-from ..browser import launch_browser
 from .fault_proxy import FaultProxy
 
 DEMO_PASSWORD = "e2e-demo-password"
@@ -52,9 +51,3 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         artefacts.mkdir(parents=True, exist_ok=True)
         for log in (base / "log").glob("*.log"):
             (artefacts / log.name).write_bytes(log.read_bytes())
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    with launch_browser() as browser:
-        yield browser

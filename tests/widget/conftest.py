@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 REPO = Path(__file__).resolve().parents[2]
 WIDGET = REPO / "widget"
@@ -97,6 +97,7 @@ class FakeSite:
     pages: dict[str, str] = field(default_factory=dict)
     conversations: dict[str, dict] = field(default_factory=dict)
     posted: list[tuple[str, dict]] = field(default_factory=list)
+    surveys: list[tuple[str, dict]] = field(default_factory=list)  # token, body (accepted ones)
     requests: list[str] = field(default_factory=list)
     streams: set[str] = field(default_factory=set)
     events: list[tuple[int, str, str, dict]] = field(default_factory=list)  # id, token, kind, data
@@ -109,6 +110,7 @@ class FakeSite:
             self.pages.clear()
             self.conversations.clear()
             self.posted.clear()
+            self.surveys.clear()
             self.requests.clear()
             self.streams.clear()
             self.events.clear()
@@ -218,9 +220,31 @@ def make_handler(site: FakeSite):
             else:
                 self.send_body(404, b"not found", "text/plain")
 
+        def error(self, status: int, code: str, message: str) -> None:
+            self.send_json(status, {"error": {"code": code, "message": message, "details": {}}})
+
+        def survey(self, token: str, body: dict) -> None:
+            """Like the escalation API: once per ticket, and only once it is resolved."""
+            with site.lock:
+                site.requests.append(f"POST /api/v1/conversations/{token}/survey")
+                conversation = site.conversations.get(token)
+                rating = body.get("rating")
+                if conversation is None:
+                    return self.not_found("conversation_not_found")
+                if conversation["status"] not in ("resolved", "closed"):
+                    return self.error(409, "not_resolved", "You can rate the service once your ticket is resolved.")
+                if not isinstance(rating, int) or not 1 <= rating <= 5:
+                    return self.error(422, "validation_failed", "The rating is a whole number from 1 (poor) to 5 (excellent).")
+                if any(t == token for t, _ in site.surveys):
+                    return self.error(409, "already_rated", "Thanks — you already rated this ticket.")
+                site.surveys.append((token, body))
+            self.send_json(HTTPStatus.CREATED, {"rating": rating, "message": "Thank you for your feedback!"})
+
         def do_POST(self):
             path = self.path.split("?")[0]
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if match := re.fullmatch(r"/api/v1/conversations/([^/]+)/survey", path):
+                return self.survey(match[1], body)
             match = re.fullmatch(r"/api/v1/conversations/([^/]+)/messages", path)
             with site.lock:
                 site.requests.append(f"POST {path}")
@@ -277,17 +301,8 @@ def site(_site_server) -> FakeSite:
     return _site_server
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is missing at {CHROMIUM}: install it with `apt-get install chromium` "
-            "(make setup does). The widget tests need a real browser."
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# `browser` is the session-wide Debian chromium from tests/conftest.py: playwright's sync API
+# allows one instance per thread, shared with the end-to-end tests.
 
 
 @pytest.fixture
