@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
 from .escalation_client import ApiError, EscalationError, ServiceUnavailable
-from .kb_answer import AGENT_OWNERS, resend_handoff
+from .kb_answer import agent_owns_conversation, resend_handoff
 
 logger = logging.getLogger(__name__)
 
@@ -171,17 +171,9 @@ class ActionOpenTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> bool:
         """A second request while a person already has this conversation opens nothing."""
-        ticket = tracker.get_slot("ticket_number")
-        if not ticket:
+        if not await agent_owns_conversation(tracker):
             return False
-        try:
-            info = await escalation_client.get_client().get_ticket(ticket)
-        except EscalationError as exc:
-            logger.warning("could not check the owner of %s: %s", ticket, exc)
-            return False
-        if info is None or info.owner not in AGENT_OWNERS:
-            return False
-        dispatcher.utter_message(response="utter_ticket_already_open", ticket=ticket)
+        dispatcher.utter_message(response="utter_ticket_already_open", ticket=tracker.get_slot("ticket_number"))
         resend_handoff(dispatcher, tracker)
         return True
 
