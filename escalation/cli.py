@@ -15,6 +15,9 @@ from .db import db
 @click.option("--demo-password", default=None, help="Password for the demo users (default: random, printed once).")
 def init_db(demo: bool, demo_password: str | None) -> None:
     """Create or migrate the database to the latest schema; add the demo users."""
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the outcome, not every plugin it loads
     from .schema import upgrade
     from .users import seed_demo_users
 
