@@ -76,6 +76,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAP_PASSWORD", "", "IMAP password.", secret=True),
     Setting("IMAP_MAILBOX", "INBOX",
             "Folder polled for new (unseen) mail; processed mail is flagged \\Seen, so give the service its own."),
+    Setting("RATE_LIMIT_WINDOW", 600,
+            "Seconds a rate-limit window lasts, from the first failed attempt of a client IP."),
+    Setting("RATE_LIMIT_LOOKUPS", 10,
+            "Failed ticket lookups (`POST /track`, unknown conversation tokens) per IP per window before 429."),
+    Setting("RATE_LIMIT_LOGINS", 10,
+            "Failed console sign-ins per IP per window before 429."),
+    Setting("RATE_LIMIT_REDIS_PREFIX", "care:ratelimit:",
+            "Key prefix of the rate-limit counters in Redis (used when `CARE_REDIS_URL` is set)."),
 )
 
 

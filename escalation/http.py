@@ -12,6 +12,8 @@ csrf = CSRFProtect()
 CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
+HSTS = "max-age=31536000; includeSubDomains"
+
 CORS_PREFIXES = ("/api/v1/conversations/", "/api/v1/kb/search")
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -37,8 +39,40 @@ def _error_response(status: int, code: str, message: str, details: dict | None =
     return Response(render_template("error.html", status=status, message=message), status=status)
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    from . import ratelimit
+
+    ratelimit.init_app(app)
+    https = app.config["PUBLIC_URL"].startswith("https://")
+    # Flask-Login's "remember me" cookie gets the same flags as the session cookie
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", https)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+
+    @app.before_request
+    def refuse_nul_characters() -> Response | None:
+        # No text we store may hold U+0000 (PostgreSQL refuses it: a 500 otherwise), and no
+        # legitimate client sends one: refuse it at the edge, the same on every database.
+        if request.method == "OPTIONS":
+            return None
+        values = [request.path, *request.args.values(), *request.args.keys()]
+        if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+            values += [*request.form.values(), *request.form.keys()]
+        if "\x00" in "".join(values) or (request.is_json and _has_nul(request.get_json(silent=True))):
+            return _error_response(400, "nul_character", "The request contains a NUL character (\\u0000), "
+                                   "which is never valid here. Remove it and send the request again.")
+        return None
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
@@ -70,6 +104,8 @@ def init_app(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if https:  # browsers only honour it over https; PUBLIC_URL says whether we are served so
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.blueprint in {"admin", "agent", "auth", "public"} and \
                 response.mimetype == "text/html" and not request.path.startswith("/demo"):
             response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)

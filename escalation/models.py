@@ -332,3 +332,19 @@ class MailMessageId(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailTemplate(Base):
+    """An admin's version of one outgoing mail's templates (``name`` is the mail kind, e.g.
+    ``acknowledgement``); without a row the shipped files in ``templates/mail/`` are used.
+    See ``escalation/mail/templates_store.py``.
+    """
+
+    __tablename__ = "mail_templates"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120))

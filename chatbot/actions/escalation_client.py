@@ -149,6 +149,18 @@ class EscalationClient:
             created=status == 201,
         )
 
+    async def record_outcome(
+        self, conversation_id: str, outcome: str, question: str = "", article_id: Optional[str] = None
+    ) -> None:
+        """`POST /api/v1/bot/outcomes`: how a conversation ended (self-service metrics)."""
+        status, body = await self._request(
+            "POST",
+            "/api/v1/bot/outcomes",
+            json_body={"conversation_id": conversation_id, "outcome": outcome,
+                       "question": question[:2000], "article_id": article_id},
+        )
+        self._expect(status, body, ok=(201,))
+
     async def get_ticket(self, number: str) -> Optional[TicketInfo]:
         """`GET /api/v1/tickets/<number>`; None when no such ticket exists."""
         status, body = await self._request(

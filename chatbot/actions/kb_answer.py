@@ -95,3 +95,38 @@ def article_card(hit: KbHit) -> dict[str, str]:
         "url": hit.url,
         "snippet": hit.snippet,
     }
+
+
+class ActionRecordSelfServed(Action):
+    """The answer solved it: close warmly and count the conversation as self-served.
+
+    The record feeds the dashboard's self-service rate. It is best effort: if the
+    escalation service cannot be reached the customer still gets the warm close.
+    """
+
+    def name(self) -> str:
+        return "action_record_self_served"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_glad_it_helped")
+        suggested = tracker.get_slot("suggested_articles") or []
+        question = answered_question(tracker)
+        try:
+            await escalation_client.get_client().record_outcome(
+                tracker.sender_id, "self_served", question, suggested[0] if suggested else None)
+        except EscalationError as exc:
+            logger.warning("could not record the self-served outcome of %s: %s", tracker.sender_id, exc)
+        return []
+
+
+def answered_question(tracker: Tracker) -> str:
+    """The customer's text that the latest KB answer replied to."""
+    last_user, question = "", ""
+    for event in tracker.events:
+        if event.get("event") == "user":
+            last_user = event.get("text") or ""
+        elif event.get("event") == "action" and event.get("name") == "action_answer_from_kb":
+            question = last_user
+    return question

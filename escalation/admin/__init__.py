@@ -118,3 +118,121 @@ def outbox_send_again(mail_id: int) -> Any:
     else:
         flash(f"The mail to {mail.to_addr} is queued again.", "success")
     return redirect(url_for("admin.outbox", status=request.args.get("status", "")))
+
+
+@bp.route("/privacy", methods=["GET", "POST"])
+@role_required("admin")
+def privacy() -> Any:
+    """GDPR: find a customer by e-mail (a POST, so the address stays out of URLs and logs)."""
+    from .. import privacy as gdpr
+    from ..errors import NotFound
+
+    email = (request.form.get("email") or "").strip().lower()
+    customer, rows, error = None, [], None
+    if request.method == "POST" and email:
+        try:
+            customer = gdpr.find_customer(db.session, email)
+        except NotFound as exc:
+            error = exc.message
+        else:
+            rows = db.session.scalars(select(Ticket).where(Ticket.customer_id == customer.id)
+                                      .order_by(Ticket.id)).unique().all()
+    return render_template("admin/privacy.html", email=email, customer=customer, tickets=rows, error=error)
+
+
+@bp.post("/privacy/export")
+@role_required("admin")
+def privacy_export() -> Any:
+    import json
+
+    from flask import Response
+
+    from .. import privacy as gdpr
+
+    customer = gdpr.find_customer(db.session, request.form.get("email", ""))
+    data = gdpr.export_customer(db.session, customer, current_user.username)
+    db.session.commit()
+    return Response(json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="customer-{customer.id}.json"'})
+
+
+@bp.post("/privacy/erase")
+@role_required("admin")
+def privacy_erase() -> Any:
+    from .. import privacy as gdpr
+
+    email = (request.form.get("email") or "").strip().lower()
+    if not email or (request.form.get("confirm") or "").strip().lower() != email:
+        flash("To erase, type the customer's e-mail address again in the confirmation field.", "error")
+        return redirect(url_for("admin.privacy"), code=303)
+    customer = gdpr.find_customer(db.session, email)
+    result = gdpr.erase_customer(db.session, customer, current_user.username)
+    db.session.commit()
+    flash(f"Customer {result['customer_id']} erased: {len(result['tickets'])} ticket(s) kept, anonymised.", "success")
+    return redirect(url_for("admin.privacy"), code=303)
+
+
+@bp.get("/mail-templates")
+@role_required("admin")
+def mail_templates() -> Any:
+    """The outgoing mails' templates: which are the admin's own and which the shipped files."""
+    from ..mail import templates_store
+
+    return render_template("admin/mail_templates.html", templates=templates_store.listing(db.session))
+
+
+def _mail_template_form(name: str, sources: Any, *, errors: dict[str, str] | None = None,
+                        preview: Any = None, status: int = 200) -> Any:
+    from ..mail import templates_store
+
+    label, audience = templates_store.TEMPLATES[name]
+    return render_template("admin/mail_template_edit.html", name=name, label=label, audience=audience,
+                           sources=sources, errors=errors or {}, preview=preview,
+                           row=templates_store.stored(db.session, name), parts=templates_store.PART_LABELS,
+                           variables=templates_store.VARIABLES[name]), status
+
+
+@bp.route("/mail-templates/<name>", methods=["GET", "POST"])
+@role_required("admin")
+def mail_template(name: str) -> Any:
+    """Edit one template; "Preview" renders the form's text with a sample ticket, "Save" stores it."""
+    from flask import abort
+
+    from ..mail import templates_store
+
+    if name not in templates_store.TEMPLATES:
+        abort(404)
+    if request.method == "GET":
+        return _mail_template_form(name, templates_store.effective(db.session, name))
+    sources = templates_store.Sources(**{p: (request.form.get(p) or "").replace("\r\n", "\n")
+                                         for p in templates_store.PARTS})
+    errors = templates_store.validate(name, sources)
+    if errors:
+        flash("The template was not saved: fix the errors below." if request.form.get("action") != "preview"
+              else "The template cannot be previewed: fix the errors below.", "error")
+        return _mail_template_form(name, sources, errors=errors, status=422)
+    if request.form.get("action") == "preview":
+        subject, text, html = templates_store.render_sources(name, sources, templates_store.sample_context(name))
+        return _mail_template_form(name, sources, preview={"subject": " ".join(subject.split()), "text": text,
+                                                            "html": html})
+    templates_store.save(db.session, name, sources, current_user.username)
+    db.session.commit()
+    flash(f"The {templates_store.TEMPLATES[name][0].lower()} template is saved; the next mail uses it.", "success")
+    return redirect(url_for("admin.mail_template", name=name), code=303)
+
+
+@bp.post("/mail-templates/<name>/reset")
+@role_required("admin")
+def mail_template_reset(name: str) -> Any:
+    from flask import abort
+
+    from ..mail import templates_store
+
+    if name not in templates_store.TEMPLATES:
+        abort(404)
+    if templates_store.reset(db.session, name, current_user.username):
+        db.session.commit()
+        flash(f"The {templates_store.TEMPLATES[name][0].lower()} template is back to the default.", "success")
+    else:
+        flash("This template already is the default.", "success")
+    return redirect(url_for("admin.mail_template", name=name), code=303)

@@ -11,6 +11,7 @@ from flask import jsonify
 
 from . import bp
 from .outcomes import OutcomeCreate, SurveyCreate
+from .privacy import CustomerRef
 from .schemas import MessageCreate, TicketCreate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -49,6 +50,9 @@ HITS = {"type": "object", "required": ["query", "answerable", "hits"],
 HEALTH = {"type": "object", "required": ["status", "service"],
           "properties": {"status": {"type": "string"}, "service": {"type": "string"}}}
 BEARER = [{"serviceToken": []}]
+RATE_LIMITED = {"description": "Too many unknown tokens from this IP; the Retry-After header says when to try again",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": ERROR}}}
 
 
 def spec() -> dict[str, Any]:
@@ -71,6 +75,7 @@ def spec() -> dict[str, Any]:
                 "MessageCreate": MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "OutcomeCreate": OutcomeCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "SurveyCreate": SurveyCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "CustomerRef": CustomerRef.model_json_schema(ref_template="#/components/schemas/{model}"),
                 **TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}),
             },
         },
@@ -106,24 +111,25 @@ def spec() -> dict[str, Any]:
             "/conversations/{token}": {"get": {
                 "summary": "The customer's view of a handed-over conversation", "parameters": [token],
                 "responses": {"200": _ok("Status and public messages", CONVERSATION),
-                              "404": _error("Unknown token")}}},
+                              "404": _error("Unknown token"), "429": RATE_LIMITED}}},
             "/conversations/{token}/messages": {"post": {
                 "summary": "The customer writes in a handed-over conversation", "parameters": [token],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/MessageCreate"}}}},
-                "responses": {"201": _ok("Added", MESSAGE), "404": _error("Unknown token"),
+                "responses": {"201": _ok("Added", MESSAGE), "404": _error("Unknown token"), "429": RATE_LIMITED,
                               "409": _error("Ticket closed"), "422": _error("Empty message")}}},
             "/conversations/{token}/events": {"get": {
                 "summary": "Live stream (Server-Sent Events) of public messages and status changes; "
                            "send Last-Event-ID (or ?after=) to resume", "parameters": [token],
                 "responses": {"200": {"description": "text/event-stream",
                                       "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                              "404": _error("Unknown token")}}},
+                              "404": _error("Unknown token"), "429": RATE_LIMITED}}},
             "/conversations/{token}/survey": {"post": {
                 "summary": "The customer rates a resolved ticket (1–5 and a comment)", "parameters": [token],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/SurveyCreate"}}}},
                 "responses": {"201": _ok("Recorded", {"type": "object"}), "404": _error("Unknown token"),
+                              "429": RATE_LIMITED,
                               "409": _error("Not resolved yet, or already rated"), "422": _error("Bad rating")}}},
             "/bot/outcomes": {"post": {
                 "summary": "The bot records how a conversation ended (self-service metrics)", "security": BEARER,
@@ -131,6 +137,25 @@ def spec() -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/OutcomeCreate"}}}},
                 "responses": {"201": _ok("Recorded", {"type": "object"}), "401": _error("No service token"),
                               "422": _error("Invalid fields")}}},
+            "/privacy/export": {"post": {
+                "summary": "GDPR: everything stored about one customer (service token or an admin's session)",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CustomerRef"}}}},
+                "responses": {"200": _ok("Customer, tickets, messages, transcripts, surveys, audit, e-mails",
+                                         {"type": "object", "required": ["customer", "tickets"]}),
+                              "401": _error("No service token"), "403": _error("Signed in, but not an admin"),
+                              "404": _error("No customer with that e-mail"), "422": _error("Invalid fields")}}},
+            "/privacy/erase": {"post": {
+                "summary": "GDPR: erase one customer's personal data; tickets stay, anonymised, for statistics "
+                           "(service token or an admin's session)",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CustomerRef"}}}},
+                "responses": {"200": _ok("Erased", {"type": "object",
+                                                    "required": ["customer_id", "erased", "tickets"]}),
+                              "401": _error("No service token"), "403": _error("Signed in, but not an admin"),
+                              "404": _error("No customer with that e-mail"), "422": _error("Invalid fields")}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
         },
     }

@@ -1,8 +1,8 @@
 """Mail templates: ``escalation/templates/mail/<kind>.subject.txt``, ``<kind>.txt`` and ``<kind>.html``.
 
-They are rendered with the app's Jinja environment, which escapes ``.html`` templates and
-leaves ``.txt`` ones alone, so customer text in the HTML part is always escaped.
-(Admin-editable templates stored in the database are a later step.)
+An admin can replace them at ``/admin/mail-templates`` (stored in ``mail_templates``); either
+way they are rendered in a Jinja sandbox that escapes the HTML part and leaves subject and text
+alone, so customer text in the HTML part is always escaped (see :mod:`.templates_store`).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from sqlalchemy.orm import object_session
 
 REPLY_MARKER = "##- Please type your reply above this line -##"
 
@@ -23,9 +23,10 @@ class Rendered:
 
 
 def render(kind: str, **context: Any) -> Rendered:
-    env = current_app.jinja_env
+    from .templates_store import render_mail
+
     context = {"reply_marker": REPLY_MARKER, **context}
-    subject = env.get_template(f"mail/{kind}.subject.txt").render(context)
-    text = env.get_template(f"mail/{kind}.txt").render(context)
-    html = env.get_template(f"mail/{kind}.html").render(context)
+    ticket = context.get("ticket")
+    session = object_session(ticket) if ticket is not None else None
+    subject, text, html = render_mail(kind, context, session)
     return Rendered(subject=re.sub(r"\s+", " ", subject).strip()[:300], text=text.strip() + "\n", html=html)

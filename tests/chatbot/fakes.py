@@ -60,6 +60,12 @@ class FakeEscalationClient:
         self._receipts[idempotency_key] = (payload, receipt)
         return receipt
 
+    async def record_outcome(
+        self, conversation_id: str, outcome: str, question: str = "", article_id: Optional[str] = None
+    ) -> None:
+        self.calls.append(("record_outcome", (conversation_id, outcome, question, article_id)))
+        self._fail_if_down()
+
     async def get_ticket(self, number: str) -> Optional[TicketInfo]:
         self.calls.append(("get_ticket", number))
         self._fail_if_down()

@@ -152,3 +152,36 @@ def test_a_resolved_ticket_gives_the_conversation_back_to_the_bot(fake_client, d
 
     assert events[0] == SlotSet("kb_outcome", "answered")
     assert messages(dispatcher)[0]["response"] == "utter_kb_answer"
+
+
+def _answered_then_yes():
+    return [
+        user_event(QUESTION, "ask_question", 0.97),
+        {"event": "action", "timestamp": 1700000001.0, "name": "action_answer_from_kb"},
+        bot_event("Here's what our help centre says", 1700000002.0),
+        user_event("yes it did, thanks", "affirm", 0.99, timestamp=1700000010.0),
+    ]
+
+
+def test_yes_closes_warmly_and_records_self_served(fake_client, dispatcher):
+    from actions.kb_answer import ActionRecordSelfServed
+
+    tracker = make_tracker(_answered_then_yes(), slots={"suggested_articles": ["reactivate-inactive-account"]})
+
+    events = run(ActionRecordSelfServed().run(dispatcher, tracker, {}))
+
+    assert events == []
+    assert messages(dispatcher) == [{"response": "utter_glad_it_helped", "template": "utter_glad_it_helped"}]
+    assert fake_client.calls == [
+        ("record_outcome", ("conv-1", "self_served", QUESTION, "reactivate-inactive-account"))
+    ]
+
+
+def test_self_served_close_survives_the_service_being_down(fake_client, dispatcher):
+    from actions.kb_answer import ActionRecordSelfServed
+
+    fake_client.down = True
+    events = run(ActionRecordSelfServed().run(dispatcher, make_tracker(_answered_then_yes()), {}))
+
+    assert events == []
+    assert messages(dispatcher) == [{"response": "utter_glad_it_helped", "template": "utter_glad_it_helped"}]

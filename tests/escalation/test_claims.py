@@ -23,32 +23,51 @@ def new_ticket(subject, email="c@example.com"):
     return ticket
 
 
-def test_two_agents_claim_at_once_exactly_one_wins(app):
-    with app.app_context():
-        ticket_id = new_ticket("Where is my order").id
-    barrier = threading.Barrier(2)
+def race(app, ticket_id: int, usernames: list[str]) -> dict[str, str]:
+    """All ``usernames`` claim the ticket at the same moment (a barrier releases them)."""
+    barrier = threading.Barrier(len(usernames))
     outcomes: dict[str, str] = {}
 
     def try_claim(username):
         with app.app_context():
             me = agent(username)
-            barrier.wait()
+            barrier.wait(timeout=60)
             try:
                 claim(db.session, ticket_id, me)
                 db.session.commit()
                 outcomes[username] = "won"
             except Conflict as exc:
+                db.session.rollback()
                 outcomes[username] = exc.message
 
-    threads = [threading.Thread(target=try_claim, args=(n,)) for n in ("tim", "terrence")]
+    threads = [threading.Thread(target=try_claim, args=(n,)) for n in usernames]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return outcomes
+
+
+def many_agents(count: int) -> list[str]:
+    from escalation.users import create_user
+
+    names = [f"agent{i:02d}" for i in range(count)]
+    for name in names:
+        create_user(db.session, username=name, name=f"Agent {name}", email=f"{name}@example.com",
+                    role="agent", password="password-123")
+    db.session.commit()
+    return names
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_twenty_simultaneous_claims_yield_exactly_one_owner(app, database):
+    with app.app_context():
+        ticket_id = new_ticket("Where is my order").id
+        usernames = many_agents(20)
+    outcomes = race(app, ticket_id, usernames)
     winners = [n for n, o in outcomes.items() if o == "won"]
-    assert len(winners) == 1
-    loser = ({"tim", "terrence"} - set(winners)).pop()
-    assert "was just taken by" in outcomes[loser]
+    assert len(outcomes) == 20 and len(winners) == 1
+    assert all("was just taken by" in o for n, o in outcomes.items() if n != winners[0])
     with app.app_context():
         ticket = db.session.get(Ticket, ticket_id)
         assert ticket.assignee.username == winners[0] and ticket.status == "assigned"

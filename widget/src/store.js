@@ -84,6 +84,15 @@ export function createHistory(store) {
       save();
       return record;
     },
+    /** Replace the fields of the record with `id`; returns the new record, or null. */
+    update(id, fields) {
+      const index = records.findIndex((r) => r.id === id);
+      if (index < 0) return null;
+      records[index] = { ...records[index], ...fields };
+      save();
+      return records[index];
+    },
+    find: (id) => records.find((r) => r.id === id) || null,
     /** Drop the quick-reply buttons of earlier messages once the customer has answered. */
     retireReplies() {
       let changed = false;

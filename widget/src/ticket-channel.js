@@ -12,8 +12,34 @@
 const MAX_BACKOFF_MS = 30000;
 const EVENT_KINDS = ['message', 'status', 'agent_joined', 'assigned'];
 
+function conversationUrl(apiUrl, token) {
+  return `${apiUrl}/api/v1/conversations/${encodeURIComponent(token)}`;
+}
+
+/**
+ * Rate a resolved ticket: `POST …/<token>/survey {rating, comment}`. Resolves to
+ * {ok, status, message}: `message` is the API's thanks, or its error message (409: already
+ * rated or not resolved, 422: a bad rating), or null. Rejects only on a network error.
+ */
+export async function postSurvey(apiUrl, token, { rating, comment }) {
+  const response = await fetch(`${conversationUrl(apiUrl, token)}/survey`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    credentials: 'omit',
+    body: JSON.stringify({ rating, comment }),
+  });
+  let message = null;
+  try {
+    const data = await response.json();
+    message = response.ok ? data.message : data.error && data.error.message;
+  } catch (error) {
+    // Not JSON (a proxy's error page): no message from the server.
+  }
+  return { ok: response.ok, status: response.status, message: typeof message === 'string' && message ? message : null };
+}
+
 export function createTicketChannel({ apiUrl, token, interval, lastEventId }, events) {
-  const url = `${apiUrl}/api/v1/conversations/${encodeURIComponent(token)}`;
+  const url = conversationUrl(apiUrl, token);
   let running = false;
   let source = null;
   let polling = false;

@@ -2,12 +2,15 @@
 // the bot channel (Rasa over socket.io, or the `transport` option in tests); after it the
 // ticket channel follows the ticket on the escalation service.
 //
-//   createTransport(options, store, events) -> {connect, send, startHandoff, stopHandoff, close}
+//   createTransport(options, store, events) -> {connect, send, startHandoff, stopHandoff,
+//                                                rate, close}
 //   startHandoff({token, eventId}): eventId is the last ticket event seen (resumes the stream)
+//   rate(token, {rating, comment}) -> Promise<{ok, status, message}>: the CSAT survey of a
+//     resolved ticket (the handoff may be over already: it takes the token itself)
 //   events: {onBotMessage(msg), onTicketUpdate(conversation), onTicketGone(),
 //            onTicketEventId(id), onStatus(channel: 'bot'|'ticket', state), onSendFailed(text)}
 import { createSocketTransport } from './socket-transport.js';
-import { createTicketChannel } from './ticket-channel.js';
+import { createTicketChannel, postSurvey } from './ticket-channel.js';
 
 export function createTransport(options, store, events) {
   const botFactory = options.transport || createSocketTransport;
@@ -70,11 +73,15 @@ export function createTransport(options, store, events) {
     ticket = null;
   }
 
+  function rate(token, answer) {
+    return postSurvey(options.apiUrl, token, answer);
+  }
+
   function close() {
     stopHandoff();
     if (connected) bot.close();
     connected = false;
   }
 
-  return { connect, send, startHandoff, stopHandoff, close };
+  return { connect, send, startHandoff, stopHandoff, rate, close };
 }

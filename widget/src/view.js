@@ -179,6 +179,75 @@ export function createView({ options, t, handlers }) {
     return row;
   }
 
+  /** The CSAT prompt of a resolved ticket: 1-5 buttons, an optional comment, send. */
+  function survey(record) {
+    const base = `cc-survey-${record.id}`;
+    let rating = null;
+    const question = el('p', { id: `${base}-q`, class: 'cc-survey-question', text: t('surveyQuestion') });
+    const rates = [1, 2, 3, 4, 5].map((n) => el('button', {
+      type: 'button', class: 'cc-rate', 'data-testid': 'cc-rate', 'data-rating': String(n),
+      'aria-pressed': 'false', 'aria-label': t('surveyRate', { rating: n, label: t(`surveyLabel${n}`) }),
+      text: String(n),
+    }));
+    const scale = el('div', { class: 'cc-survey-scale', role: 'group', 'aria-label': t('surveyScale') }, rates);
+    const comment = el('textarea', {
+      id: `${base}-comment`, class: 'cc-survey-comment', 'data-testid': 'cc-survey-comment',
+      rows: '2', maxlength: '2000',
+    });
+    const error = el('p', { class: 'cc-survey-error', 'data-testid': 'cc-survey-error', role: 'alert' });
+    const submit = el('button', {
+      type: 'submit', class: 'cc-survey-submit', 'data-testid': 'cc-survey-submit', text: t('surveySubmit'),
+    });
+    const form = el('form', { class: 'cc-survey', 'data-testid': 'cc-survey', 'aria-labelledby': question.id }, [
+      question, scale,
+      el('label', { class: 'cc-survey-label', for: comment.id, text: t('surveyComment') }),
+      comment, error, submit,
+    ]);
+    let pending = false;
+
+    // While the answer is on its way nothing changes, but nothing is disabled either: a
+    // disabled button would drop the keyboard focus to the page.
+    function setPending(on) {
+      pending = on;
+      form.setAttribute('aria-busy', String(on));
+      comment.readOnly = on;
+      for (const button of [...rates, submit]) button.setAttribute('aria-disabled', String(on));
+    }
+
+    function pick(n) {
+      if (pending) return;
+      rating = n;
+      for (const button of rates) button.setAttribute('aria-pressed', String(Number(button.dataset.rating) === n));
+      error.textContent = '';
+    }
+    rates.forEach((button, index) => {
+      button.addEventListener('click', () => pick(index + 1));
+      // Arrow keys move along the scale, as in any row of options.
+      button.addEventListener('keydown', (event) => {
+        const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+        if (!step) return;
+        event.preventDefault();
+        rates[Math.min(Math.max(index + step, 0), rates.length - 1)].focus();
+      });
+    });
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (pending) return;
+      if (rating == null) {
+        error.textContent = t('surveyPickRating');
+        rates[0].focus();
+        return;
+      }
+      error.textContent = '';
+      setPending(true);
+      const result = await handlers.onRate(record.id, { rating, comment: comment.value.trim() });
+      // Answered: the widget has replaced this prompt already. Otherwise try again.
+      setPending(false);
+      if (result && result.error) error.textContent = result.error;
+    });
+    return form;
+  }
+
   function message(record) {
     const sender = record.sender in labels ? record.sender : 'system';
     const item = el('div', {
@@ -192,6 +261,10 @@ export function createView({ options, t, handlers }) {
     if (record.text) item.append(el('div', { class: 'cc-bubble', text: String(record.text) }));
     if (Array.isArray(record.articles) && record.articles.length) item.append(cards(record.articles));
     if (Array.isArray(record.replies) && record.replies.length) item.append(replies(record.replies));
+    if (record.survey && typeof record.survey === 'object' && record.survey.token) {
+      item.classList.add('cc-msg--survey');
+      item.append(survey(record));
+    }
     if (record.ts) {
       const date = new Date(record.ts);
       if (!Number.isNaN(date.getTime())) {
@@ -230,6 +303,15 @@ export function createView({ options, t, handlers }) {
     append(record) {
       log.append(message(record));
       scrollToEnd();
+    },
+    /** Draw `record` again in place of the message with its id (or at the end). */
+    replace(record) {
+      const old = [...log.children].find((node) => node.dataset.id === String(record.id));
+      const hadFocus = old != null && old.contains(shadow.activeElement);
+      if (old) old.replaceWith(message(record));
+      else log.append(message(record));
+      // The focused control is gone: keep the keyboard user in the conversation.
+      if (hadFocus) input.focus();
     },
     removeReplies() {
       for (const row of log.querySelectorAll('.cc-replies')) row.remove();

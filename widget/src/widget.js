@@ -29,8 +29,12 @@ function senderFor(author) {
   return author === 'system' ? 'system' : 'agent';
 }
 
+function isDone(conversation) {
+  return ['resolved', 'closed'].includes(conversation.status);
+}
+
 function isBackWithBot(conversation) {
-  return conversation.owner === 'bot' || ['resolved', 'closed'].includes(conversation.status);
+  return conversation.owner === 'bot' || isDone(conversation);
 }
 
 function cleanReplies(quickReplies) {
@@ -81,6 +85,7 @@ export function createWidget(options) {
         // The buttons are gone now: keep the keyboard user in the conversation.
         view.focusInput();
       },
+      onRate: (id, answer) => rate(id, answer),
     },
   });
   const transport = createTransport(options, store, {
@@ -180,21 +185,44 @@ export function createWidget(options) {
     handoff.agent = conversation.agent ?? null;
     handoff.status = conversation.status ?? null;
     if (isBackWithBot(conversation)) {
-      endHandoff('ticketResolved');
+      endHandoff('ticketResolved', { survey: isDone(conversation) });
       return;
     }
     store.setJSON('handoff', handoff);
     showTicket();
   }
 
-  function endHandoff(reason) {
+  function endHandoff(reason, { survey = false } = {}) {
     if (!handoff) return;
     transport.stopHandoff();
     record({ sender: 'system', text: t(reason, handoff) });
+    // The CSAT prompt: part of the history, so a reload shows it again until answered.
+    if (survey) record({ sender: 'system', survey: { ticket: handoff.ticket, token: handoff.token } });
     handoff = null;
     store.remove('handoff');
     showTicket();
     showStatus();
+  }
+
+  /** Send the CSAT answer of the survey record `id`. Resolves to {error} when the customer
+   * can try again (the prompt stays), or {} once it is answered: the prompt then turns into
+   * the thanks, or the API's reason why not (already rated, not resolved any more, gone). */
+  async function rate(id, { rating, comment }) {
+    const entry = history.find(id);
+    if (!entry || !entry.survey || !entry.survey.token) return {};
+    let outcome;
+    try {
+      outcome = await transport.rate(entry.survey.token, { rating, comment });
+    } catch (error) {
+      return { error: t('surveyFailed') };
+    }
+    if (outcome.status === 422) return { error: outcome.message || t('surveyFailed') };
+    if (!outcome.ok && ![404, 409].includes(outcome.status)) return { error: t('surveyFailed') };
+    // Answered for good: the token is not kept any longer than needed.
+    const text = outcome.ok ? t('surveyThanks') : outcome.message || t('surveyFailed');
+    const updated = history.update(id, { survey: null, text });
+    if (updated) view.replace(updated);
+    return {};
   }
 
   function open({ focus = true } = {}) {
