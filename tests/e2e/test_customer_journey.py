@@ -9,48 +9,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from ..browser import ARTIFACTS
-from .conftest import DEMO_PASSWORD, RunningStack
+from .chat import TIMEOUT, bot_says, login, send
+from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 QUESTION = "my account has been inactive for 2 years, how do I reactivate it?"
 ARTICLE_TITLE = "Reactivate an account that has been inactive"
-TIMEOUT = 30_000
-
-
-def bot_messages(page: Page):  # noqa: ANN201
-    return page.locator("[data-testid=cc-msg][data-sender=bot]")
-
-
-def send(page: Page, text: str) -> int:
-    """Send ``text``; returns how many bot messages there were before, for :func:`bot_says`."""
-    before = bot_messages(page).count()
-    box = page.get_by_test_id("cc-input")
-    box.fill(text)
-    box.press("Enter")
-    return before
-
-
-def bot_says(page: Page, pattern: str, after: int) -> None:
-    """Wait for a bot message matching ``pattern`` among those that arrived after ``after``."""
-    expect(bot_messages(page).nth(after)).to_be_visible(timeout=TIMEOUT)
-    new: list[str] = []
-    for _ in range(TIMEOUT // 250):
-        new = bot_messages(page).all_inner_texts()[after:]
-        if any(re.search(pattern, text, re.I) for text in new):
-            return
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no new bot message matched {pattern!r}; new ones: {new}")
-
-
-def login(page: Page, stack: RunningStack, username: str) -> None:
-    page.goto(f"{stack.api_url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_question_answered_then_handed_over_to_an_agent(live_stack: RunningStack, browser) -> None:

@@ -17,7 +17,8 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import create_engine, text
 
 from ..browser import ARTIFACTS
-from .conftest import DEMO_PASSWORD, RunningStack
+from .chat import TIMEOUT, bot_messages, bot_says, login, send
+from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -31,46 +32,12 @@ SECOND_REPLY = "Your account is active again. Could you tell me your order numbe
 CUSTOMER_REPLY = "Thank you! The order number is 4711."
 RESOLUTION = "Reactivated the account by hand; the customer confirmed order 4711."
 RESOLVED = re.compile(r"Ticket CR-\d{5} was resolved\. You are chatting with our assistant again\.")
-TIMEOUT = 60_000  # the machine is small and shared: Rasa and the KB answer slowly
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 
 
-def bot_messages(page: Page) -> Locator:
-    return page.locator("[data-testid=cc-msg][data-sender=bot]")
-
-
 def widget_messages(page: Page, sender: str) -> Locator:
     return page.locator(f"[data-testid=cc-msg][data-sender={sender}]")
-
-
-def send(page: Page, text: str) -> int:
-    """Send ``text``; returns how many bot messages there were before, for :func:`bot_says`."""
-    before = bot_messages(page).count()
-    box = page.get_by_test_id("cc-input")
-    box.fill(text)
-    box.press("Enter")
-    return before
-
-
-def bot_says(page: Page, pattern: str, after: int) -> None:
-    """Wait for a bot message matching ``pattern`` among those that arrived after ``after``."""
-    expect(bot_messages(page).nth(after)).to_be_visible(timeout=TIMEOUT)
-    new: list[str] = []
-    for _ in range(TIMEOUT // 250):
-        new = bot_messages(page).all_inner_texts()[after:]
-        if any(re.search(pattern, text, re.I) for text in new):
-            return
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no new bot message matched {pattern!r}; new ones: {new}")
-
-
-def login(page: Page, stack: RunningStack, username: str) -> None:
-    page.goto(f"{stack.api_url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
 
 
 def stored(page: Page, key: str):  # noqa: ANN201

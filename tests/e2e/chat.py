@@ -1,0 +1,43 @@
+"""What a person does in the end-to-end tests: type in the widget, wait for the bot, sign in."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Locator, Page, expect
+
+from .conftest import DEMO_PASSWORD, RunningStack
+
+TIMEOUT = 60_000  # the machine is small and shared: Rasa and the KB answer slowly
+
+
+def bot_messages(page: Page) -> Locator:
+    return page.locator("[data-testid=cc-msg][data-sender=bot]")
+
+
+def send(page: Page, text: str) -> int:
+    """Send ``text``; returns how many bot messages there were before, for :func:`bot_says`."""
+    before = bot_messages(page).count()
+    box = page.get_by_test_id("cc-input")
+    box.fill(text)
+    box.press("Enter")
+    return before
+
+
+def bot_says(page: Page, pattern: str, after: int) -> None:
+    """Wait for a bot message matching ``pattern`` among those that arrived after ``after``."""
+    expect(bot_messages(page).nth(after)).to_be_visible(timeout=TIMEOUT)
+    new: list[str] = []
+    for _ in range(TIMEOUT // 250):
+        new = bot_messages(page).all_inner_texts()[after:]
+        if any(re.search(pattern, text, re.I) for text in new):
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no new bot message matched {pattern!r}; new ones: {new}")
+
+
+def login(page: Page, stack: RunningStack, username: str) -> None:
+    page.goto(f"{stack.api_url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
