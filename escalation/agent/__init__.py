@@ -31,8 +31,15 @@ def my_tickets() -> Any:
 @bp.get("/tickets/<number>")
 @role_required("agent", "admin")
 def ticket(number: str) -> Any:
+    from sqlalchemy import func
+
+    from ..models import TicketEvent
+
     item = tickets.get_by_number(db.session, number)
-    return render_template("agent/ticket.html", ticket=item, actions=allowed_actions(item.status))
+    last_event_id = db.session.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == item.id)) or 0
+    return render_template("agent/ticket.html", ticket=item, actions=allowed_actions(item.status),
+                           live_events_url=url_for("agent.ticket_events", number=item.number),
+                           last_event_id=last_event_id)
 
 
 def _act(number: str, action: Callable[[Ticket], str]) -> Any:
