@@ -13,7 +13,8 @@ from flask import Flask, current_app
 _lock = threading.Lock()
 
 
-def _resolve(app: Flask, key: str) -> Path:
+def setting_path(app: Flask, key: str) -> Path:
+    """A folder setting; relative paths are relative to the repository root."""
     path = Path(app.config[key])
     return path if path.is_absolute() else Path(app.root_path).parent / path
 
@@ -28,7 +29,7 @@ def get_index(app: Flask | None = None) -> Any:
         if index is None:
             import kb_index  # heavy (torch, faiss): imported on first use, never at import time
 
-            source, target = _resolve(app, "KB_SOURCE_DIR"), _resolve(app, "KB_INDEX_DIR")
+            source, target = setting_path(app, "KB_SOURCE_DIR"), setting_path(app, "KB_INDEX_DIR")
             # a missing, stale, corrupt or other-model index is rebuilt here, never served
             index = kb_index.open_index(target, source_dir=source,
                                         embedder=app.extensions.get("care_kb_embedder"))

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import tickets
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..models import Ticket
+from ..models import Ticket, TicketEvent
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -31,10 +31,6 @@ def my_tickets() -> Any:
 @bp.get("/tickets/<number>")
 @role_required("agent", "admin")
 def ticket(number: str) -> Any:
-    from sqlalchemy import func
-
-    from ..models import TicketEvent
-
     item = tickets.get_by_number(db.session, number)
     last_event_id = db.session.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == item.id)) or 0
     return render_template("agent/ticket.html", ticket=item, actions=allowed_actions(item.status),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 
 from .. import tickets
 from ..auth import service_token_required
@@ -26,8 +26,6 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
 @bp.post("/tickets")
 @service_token_required
 def create_ticket() -> Any:
-    from flask import request
-
     body: TicketCreate = parse(TicketCreate)
     session = db.session
 

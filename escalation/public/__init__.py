@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
@@ -11,7 +10,7 @@ from .. import tickets
 from ..api.health import health
 from ..db import db
 from ..errors import NotFound
-from ..kb import get_index
+from ..kb import get_index, setting_path
 
 bp = Blueprint("public", __name__)
 
@@ -34,9 +33,7 @@ def demo() -> Any:
 
 @bp.get("/widget/<path:filename>")
 def widget(filename: str) -> Any:
-    folder = Path(current_app.config["WIDGET_DIR"])
-    if not folder.is_absolute():
-        folder = Path(current_app.root_path).parent / folder
+    folder = setting_path(current_app, "WIDGET_DIR")
     if not (folder / "carechat.js").exists():
         abort(503, description="The widget is not built yet: run `make widget` (or `make run`).")
     response = send_from_directory(folder, filename, max_age=300)
