@@ -31,10 +31,17 @@ install: $(STAMPS)/system $(STAMPS)/venv $(STAMPS)/venv-rasa $(STAMPS)/npm  ## i
 
 $(STAMPS)/system:
 	@mkdir -p $(STAMPS)
-	@if ! command -v chromium >/dev/null || ! command -v node >/dev/null || ! test -x /usr/sbin/dovecot; then \
-	  echo "Installing Debian packages: chromium nodejs npm dovecot-imapd"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium nodejs npm dovecot-imapd >/dev/null; \
-	fi
+	@# Only what is missing: a machine may already have Node.js from another source (e.g.
+	@# NodeSource's nodejs, which bundles npm and conflicts with Debian's npm package).
+	@pkgs=""; \
+	  command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
+	  command -v node >/dev/null || pkgs="$$pkgs nodejs"; \
+	  command -v npm >/dev/null || pkgs="$$pkgs npm"; \
+	  test -x /usr/sbin/dovecot || pkgs="$$pkgs dovecot-imapd"; \
+	  if [ -n "$$pkgs" ]; then \
+	    echo "Installing Debian packages:$$pkgs"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$pkgs >/dev/null; \
+	  fi
 	@touch $@
 
 $(STAMPS)/venv: requirements.lock
