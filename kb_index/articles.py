@@ -9,6 +9,9 @@ A source file looks like::
     tags: [account, login]           # optional
     audience: public                 # required: public | internal
     area: accounts                   # optional
+    questions:                       # optional: how customers ask, indexed as well
+      - "forgot my password"
+      - "it says my details are wrong when I try to log in"
     ---
     # Reset your password
     ## Steps
@@ -34,7 +37,8 @@ log = logging.getLogger(__name__)
 
 AUDIENCES = ("public", "internal")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
-KNOWN_FIELDS = ("id", "title", "url", "tags", "audience", "area")
+KNOWN_FIELDS = ("id", "title", "url", "tags", "audience", "area", "questions")
+MAX_QUESTION_CHARS = 300
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -51,6 +55,7 @@ class Article:
     tags: tuple[str, ...] = field(default_factory=tuple)
     area: str = ""
     source: str | None = None
+    questions: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         where = self.source or f"<article {self.id!r}>"
@@ -74,6 +79,12 @@ class Article:
         if not isinstance(tags, tuple) or not all(isinstance(t, str) for t in tags):
             raise ArticleError(where, "tags", f"must be a list of strings, got {self.tags!r}")
         object.__setattr__(self, "tags", tags)
+        questions = tuple(self.questions) if isinstance(self.questions, list) else self.questions
+        if not isinstance(questions, tuple) or not all(
+                isinstance(q, str) and q.strip() and len(q) <= MAX_QUESTION_CHARS for q in questions):
+            raise ArticleError(where, "questions", "must be a list of non-empty strings of at most "
+                               f"{MAX_QUESTION_CHARS} characters, got {self.questions!r}")
+        object.__setattr__(self, "questions", tuple(q.strip() for q in questions))
         object.__setattr__(self, "title", self.title.strip())
         if not self.url:
             object.__setattr__(self, "url", f"/help/{self.id}")
@@ -82,17 +93,22 @@ class Article:
         """Hash of everything that changes the index (text, title, audience, url, tags, area)."""
         data = {k: v for k, v in asdict(self).items() if k != "source"}
         data["tags"] = list(self.tags)
+        data["questions"] = list(self.questions)
+        if not self.questions:       # hashes of articles without questions stay as they were
+            del data["questions"]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["tags"] = list(self.tags)
+        data["questions"] = list(self.questions)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Article:
-        return cls(**{**data, "tags": tuple(data.get("tags", ()))})
+        return cls(**{**data, "tags": tuple(data.get("tags", ())),
+                      "questions": tuple(data.get("questions", ()))})
 
 
 def parse_article(text: str, source: str) -> Article:
@@ -122,6 +138,9 @@ def parse_article(text: str, source: str) -> Article:
         tags = [t.strip() for t in tags.split(",") if t.strip()]
     if not isinstance(tags, (list, tuple)):
         raise ArticleError(source, "tags", f"must be a list of strings, got {tags!r}")
+    questions = meta.get("questions") or ()
+    if not isinstance(questions, (list, tuple)):
+        raise ArticleError(source, "questions", f"must be a list of strings, got {questions!r}")
     return Article(
         id=_as_str(meta["id"], source, "id"),
         title=_as_str(meta["title"], source, "title"),
@@ -131,6 +150,7 @@ def parse_article(text: str, source: str) -> Article:
         tags=tuple(tags),
         area=_as_str(meta.get("area") or "", source, "area"),
         source=source,
+        questions=tuple(questions),
     )
 
 

@@ -7,6 +7,11 @@ still whole in one of them.  Headings inside fenced code blocks are not headings
 
 The text that gets embedded is ``title / section heading`` followed by the section
 text, so a chunk from the middle of an article still says what it is about.
+
+Each of the article's ``questions`` (how customers ask for it, from the front matter)
+becomes one more chunk of its own (``kind="question"``), embedded as the bare question:
+a customer's question is closer to another question than to the answer's prose.  Such a
+chunk can make its article rank first, but it is never shown as the snippet.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ class Chunk:
     article_id: str
     position: int          # 0-based order of the chunk within its article
     heading: str           # the section heading ("" for text before the first heading)
-    text: str              # the section text of this chunk (Markdown)
+    text: str              # the section text of this chunk (Markdown), or the question
+    kind: str = "section"  # "section" (article text) or "question" (front matter)
 
     def embed_text(self, article: Article) -> str:
         """Text given to the embedding model and to BM25."""
+        if self.kind == "question":
+            return self.text
         title = article.title
         head = title if not self.heading or self.heading == title else f"{title} / {self.heading}"
         if TAGS_IN_TEXT and article.tags:
@@ -114,4 +122,6 @@ def chunk_article(article: Article, chunk_chars: int = 900, chunk_overlap: int =
     for heading, text in merged:
         for piece in window(text, chunk_chars, chunk_overlap) or [""]:
             chunks.append(Chunk(article.id, len(chunks), heading, piece))
+    for question in article.questions:
+        chunks.append(Chunk(article.id, len(chunks), "", question, kind="question"))
     return chunks

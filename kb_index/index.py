@@ -67,12 +67,19 @@ class Index:
         internal = np.array([a is not None and articles[a].audience == "internal"
                              for a in row_article], dtype=bool)
         alive = np.array([a is not None for a in row_article], dtype=bool)
+        question_rows = frozenset(i for i, c in enumerate(row_chunks)
+                                  if c is not None and c.kind == "question")
+        first_section: dict[str, int] = {}
+        for i, c in enumerate(row_chunks):
+            if c is not None and c.kind != "question":
+                first_section.setdefault(c.article_id, i)
         keyword = keyword or self._keyword_for(articles, row_chunks)
         with self._lock:
             if add is not None:
                 store.add(add)
             self._store, self._articles, self._row_chunks = store, articles, row_chunks
             self._row_article, self._internal, self._alive = row_article, internal, alive
+            self._question_rows, self._first_section = question_rows, first_section
             self._keyword, self._keyword_rows, self._speller = keyword
 
     @staticmethod
@@ -148,7 +155,8 @@ class Index:
             dense = self._store.search(vector, depth, allowed)
         kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
         keyword = (self._keyword_rows[kw_rows], kw_scores)
-        return fuse(dense, keyword, self._row_article, method, fusion or self.fusion)
+        return fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
+                    question_rows=self._question_rows)
 
     def correct(self, query: str) -> str:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
@@ -156,7 +164,9 @@ class Index:
 
     def _hit(self, ranked: RankedArticle) -> Hit:
         article = self._articles[ranked.article_id]
-        chunk = self._row_chunks[ranked.row]
+        row = ranked.snippet_row if ranked.snippet_row is not None else \
+            self._first_section.get(article.id, ranked.row)
+        chunk = self._row_chunks[row]
         return Hit(article.id, article.title, article.url, snippet(chunk.text),
                    round(float(ranked.score), 6), article.audience)
 

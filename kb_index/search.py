@@ -59,6 +59,8 @@ class RankedArticle:
     weighted: float = 0.0          # best weighted-fusion score among its chunks
     cosine: float | None = None    # best dense similarity among the article's chunks
     keyword: float = 0.0           # best BM25 score among the article's chunks
+    snippet_row: int | None = None  # best candidate chunk of article text (not a question)
+    snippet_score: float = float("-inf")
     rows: list[int] = field(default_factory=list)
 
 
@@ -77,9 +79,10 @@ def validate(query: object, k: object, audience: object, max_chars: int) -> str:
 
 
 def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray],
-         row_article: list[str | None], method: str = "hybrid", fusion: str = DEFAULT_FUSION
-         ) -> list[RankedArticle]:
-    """Articles ranked best first from ``(rows, scores)`` of each retriever."""
+         row_article: list[str | None], method: str = "hybrid", fusion: str = DEFAULT_FUSION,
+         question_rows: frozenset[int] | set[int] = frozenset()) -> list[RankedArticle]:
+    """Articles ranked best first from ``(rows, scores)`` of each retriever.
+    ``question_rows`` (chunks that are customer questions) rank but are never snippets."""
     if method not in METHODS:
         raise QueryError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if fusion not in FUSIONS:
@@ -111,6 +114,8 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         elif score > ranked.score:
             ranked.row, ranked.score = row, score
         ranked.rows.append(row)
+        if row not in question_rows and score > ranked.snippet_score:
+            ranked.snippet_row, ranked.snippet_score = row, score
         ranked.weighted = max(ranked.weighted, weighted[row])
         if row in cosine:
             ranked.cosine = max(cosine[row], ranked.cosine if ranked.cosine is not None else -1.0)

@@ -44,6 +44,10 @@ def test_loads_fields_and_defaults_url(tmp_path):
     ("id", ("id: reset-password", "id: Reset Password!"), "lowercase letters"),
     ("tags", ("tags: [account, password]", "tags: {a: 1}"), "list of strings"),
     ("url", ("area: account-access", "area: x\nurl: [1]"), "must be a string"),
+    ("questions", ("area: account-access", "area: x\nquestions: forgot it"), "list of strings"),
+    ("questions", ("area: account-access", "area: x\nquestions: [ok, 3]"), "list of non-empty strings"),
+    ("questions", ("area: account-access", "area: x\nquestions: ['" + "a" * 301 + "']"),
+     "at most 300 characters"),
 ])
 def test_bad_field_names_file_and_field(tmp_path, field, replace, expected):
     path = write(tmp_path, GOOD.replace(*replace), "broken.md")
