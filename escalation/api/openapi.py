@@ -12,7 +12,7 @@ from flask import jsonify
 from . import bp
 from .outcomes import OutcomeCreate, SurveyCreate
 from .privacy import CustomerRef
-from .schemas import MessageCreate, TicketCreate
+from .schemas import LOOKUP_MAX_TOKENS, ConversationLookup, MessageCreate, TicketCreate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -42,6 +42,15 @@ CONVERSATION = {"type": "object", "required": ["number", "status", "owner", "age
                 "properties": {"number": {"type": "string"}, "status": {"type": "string"},
                                "owner": {"type": "string"}, "agent": {"type": ["string", "null"]},
                                "messages": {"type": "array", "items": MESSAGE}}}
+TICKET_SUMMARY = {"type": "object",
+                  "required": ["token", "number", "subject", "status", "owner", "agent", "created_at", "updated_at"],
+                  "properties": {"token": {"type": "string", "description": "The token it was found by, as sent"},
+                                 "number": {"type": "string"}, "subject": {"type": "string"},
+                                 "status": {"type": "string"}, "owner": {"type": "string"},
+                                 "agent": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+                                 "updated_at": {"type": "string"}}}
+LOOKUP = {"type": "object", "required": ["tickets"],
+          "properties": {"tickets": {"type": "array", "items": TICKET_SUMMARY}}}
 HITS = {"type": "object", "required": ["query", "answerable", "hits"],
         "properties": {"query": {"type": "string"}, "answerable": {"type": "boolean"},
                        "hits": {"type": "array", "items": {"type": "object", "properties": {
@@ -75,6 +84,8 @@ def spec() -> dict[str, Any]:
                 "MessageCreate": MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "OutcomeCreate": OutcomeCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "SurveyCreate": SurveyCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "ConversationLookup": ConversationLookup.model_json_schema(
+                    ref_template="#/components/schemas/{model}"),
                 "CustomerRef": CustomerRef.model_json_schema(ref_template="#/components/schemas/{model}"),
                 **TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}),
             },
@@ -108,6 +119,17 @@ def spec() -> dict[str, Any]:
                 "summary": "A ticket's status", "security": BEARER, "parameters": [number],
                 "responses": {"200": _ok("The ticket", TICKET), "401": _error("No service token"),
                               "404": _error("Unknown number")}}},
+            "/conversations/lookup": {"post": {
+                "summary": f"The customer's tickets: up to {LOOKUP_MAX_TOKENS} conversation tokens (those one "
+                           "browser holds) in, the tickets they unlock out; unknown tokens are left out "
+                           "and each counts as a failed lookup for the rate limit",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ConversationLookup"}}}},
+                "responses": {"200": _ok("Number, subject, status and last update of each ticket found, "
+                                         "in the order of the tokens", LOOKUP),
+                              "400": _error("Not JSON"), "415": _error("Not application/json"),
+                              "422": _error(f"No token list, or more than {LOOKUP_MAX_TOKENS} tokens"),
+                              "429": RATE_LIMITED}}},
             "/conversations/{token}": {"get": {
                 "summary": "The customer's view of a handed-over conversation", "parameters": [token],
                 "responses": {"200": _ok("Status and public messages", CONVERSATION),

@@ -1,7 +1,7 @@
 """Request bodies of the API, validated at the edge; the OpenAPI spec is built from them."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
@@ -34,6 +34,15 @@ class TicketCreate(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=5_000)
+
+
+LOOKUP_MAX_TOKENS = 20
+
+
+class ConversationLookup(BaseModel):
+    """The conversation tokens one browser holds (the widget's "My tickets")."""
+    model_config = ConfigDict(extra="forbid")
+    tokens: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(max_length=LOOKUP_MAX_TOKENS)
 
 
 def parse(model: type[BaseModel]) -> Any:

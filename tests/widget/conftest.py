@@ -98,6 +98,7 @@ class FakeSite:
     conversations: dict[str, dict] = field(default_factory=dict)
     posted: list[tuple[str, dict]] = field(default_factory=list)
     surveys: list[tuple[str, dict]] = field(default_factory=list)  # token, body (accepted ones)
+    lookups: list[list[str]] = field(default_factory=list)  # the tokens of each "My tickets" lookup
     requests: list[str] = field(default_factory=list)
     streams: set[str] = field(default_factory=set)
     events: list[tuple[int, str, str, dict]] = field(default_factory=list)  # id, token, kind, data
@@ -111,6 +112,7 @@ class FakeSite:
             self.conversations.clear()
             self.posted.clear()
             self.surveys.clear()
+            self.lookups.clear()
             self.requests.clear()
             self.streams.clear()
             self.events.clear()
@@ -240,9 +242,28 @@ def make_handler(site: FakeSite):
                 site.surveys.append((token, body))
             self.send_json(HTTPStatus.CREATED, {"rating": rating, "message": "Thank you for your feedback!"})
 
+        def lookup(self, body: dict) -> None:
+            """Like the escalation API: the tickets the tokens unlock; unknown ones left out."""
+            tokens = body.get("tokens")
+            if not isinstance(tokens, list) or len(tokens) > 20:
+                return self.error(422, "validation_failed", "Some fields are missing or invalid: tokens.")
+            with site.lock:
+                site.requests.append("POST /api/v1/conversations/lookup")
+                site.lookups.append(list(tokens))
+                found = [
+                    {"token": token, "number": c["number"], "subject": c.get("subject", ""),
+                     "status": c["status"], "owner": c["owner"], "agent": c.get("agent"),
+                     "created_at": c.get("created_at", "2024-05-01T10:00:00+00:00"),
+                     "updated_at": c.get("updated_at", "2024-05-01T10:00:00+00:00")}
+                    for token in dict.fromkeys(tokens) if (c := site.conversations.get(token)) is not None
+                ]
+            self.send_json(200, {"tickets": found})
+
         def do_POST(self):
             path = self.path.split("?")[0]
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if path == "/api/v1/conversations/lookup":
+                return self.lookup(body)
             if match := re.fullmatch(r"/api/v1/conversations/([^/]+)/survey", path):
                 return self.survey(match[1], body)
             match = re.fullmatch(r"/api/v1/conversations/([^/]+)/messages", path)

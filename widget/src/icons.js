@@ -5,6 +5,8 @@ const PATHS = {
   chat: 'M4 5h16v11H9l-5 4z',
   close: 'M6 6l12 12M18 6L6 18',
   send: 'M4 12l16-8-6 16-2.5-6.5zM11.5 13.5L20 4',
+  tickets: 'M4 6h16v4a2 2 0 000 4v4H4v-4a2 2 0 000-4zM10 6v12',
+  back: 'M15 5l-7 7 7 7',
 };
 
 export function icon(name) {

@@ -6,9 +6,12 @@
 //   carechat:history     the messages shown in the panel (JSON list, newest last)
 //   carechat:handoff     {ticket, token, owner, agent, status, seen, eventId} while a
 //                        person owns the chat
+//   carechat:tickets     [{ticket, token, added}]: every ticket this browser opened, newest
+//                        first, capped ("My tickets")
 
 const PREFIX = 'carechat:';
 export const HISTORY_LIMIT = 200;
+export const TICKETS_LIMIT = 20; // also the most the lookup endpoint takes at once
 
 function memoryStorage() {
   const data = new Map();
@@ -104,6 +107,42 @@ export function createHistory(store) {
       }
       if (changed) save();
       return changed;
+    },
+  };
+}
+
+/** The tickets of this browser ("My tickets"): number and conversation token, newest first. */
+export function createTicketList(store) {
+  const valid = (e) => e && typeof e === 'object' && typeof e.token === 'string' && e.token;
+  const saved = store.getJSON('tickets', []);
+  let entries = Array.isArray(saved) ? saved.filter(valid) : [];
+
+  function save() {
+    entries = entries.slice(0, TICKETS_LIMIT);
+    store.setJSON('tickets', entries);
+  }
+
+  return {
+    all: () => entries.slice(),
+    /** Remember {ticket, token} (again at the top when known already). */
+    add({ ticket, token }) {
+      if (typeof token !== 'string' || !token) return;
+      const known = entries.find((e) => e.token === token);
+      entries = [
+        { ticket: String(ticket || (known && known.ticket) || ''), token, added: (known && known.added) || Date.now() },
+        ...entries.filter((e) => e.token !== token),
+      ];
+      save();
+    },
+    /** After a lookup of the tokens `asked`: drop those the service did not find (the ticket
+     * is gone), and keep the numbers up to date. */
+    sync(found, asked) {
+      const numbers = new Map(found.map((t) => [t.token, t.number]));
+      const gone = new Set(asked.filter((token) => !numbers.has(token)));
+      const before = entries.length;
+      entries = entries.filter((e) => !gone.has(e.token));
+      for (const e of entries) if (numbers.get(e.token)) e.ticket = String(numbers.get(e.token));
+      if (entries.length !== before || found.length) save();
     },
   };
 }

@@ -16,26 +16,54 @@ function conversationUrl(apiUrl, token) {
   return `${apiUrl}/api/v1/conversations/${encodeURIComponent(token)}`;
 }
 
+/** POST `body` as JSON; resolves to {ok, status, data, message}: `message` is the API's
+ * `message` (success) or its error message, or null. Rejects only on a network error. */
+async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    credentials: 'omit',
+    body: JSON.stringify(body),
+  });
+  let data = null;
+  let message = null;
+  try {
+    data = await response.json();
+    message = response.ok ? data.message : data.error && data.error.message;
+  } catch (error) {
+    // Not JSON (a proxy's error page): no message from the server.
+  }
+  return {
+    ok: response.ok, status: response.status, data,
+    message: typeof message === 'string' && message ? message : null,
+  };
+}
+
 /**
  * Rate a resolved ticket: `POST …/<token>/survey {rating, comment}`. Resolves to
  * {ok, status, message}: `message` is the API's thanks, or its error message (409: already
  * rated or not resolved, 422: a bad rating), or null. Rejects only on a network error.
  */
 export async function postSurvey(apiUrl, token, { rating, comment }) {
-  const response = await fetch(`${conversationUrl(apiUrl, token)}/survey`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    credentials: 'omit',
-    body: JSON.stringify({ rating, comment }),
-  });
-  let message = null;
-  try {
-    const data = await response.json();
-    message = response.ok ? data.message : data.error && data.error.message;
-  } catch (error) {
-    // Not JSON (a proxy's error page): no message from the server.
+  const { ok, status, message } = await postJSON(`${conversationUrl(apiUrl, token)}/survey`, { rating, comment });
+  return { ok, status, message };
+}
+
+/** Write in a ticket's thread: `POST …/<token>/messages {body}` -> {ok, status, message}. */
+export async function postMessage(apiUrl, token, body) {
+  const { ok, status, message } = await postJSON(`${conversationUrl(apiUrl, token)}/messages`, { body });
+  return { ok, status, message };
+}
+
+/** The tickets `tokens` unlock: `POST /api/v1/conversations/lookup {tokens}` -> the list
+ * [{token, number, subject, status, owner, agent, created_at, updated_at}]. Rejects on a
+ * network error or an error status (with `.status` and the API's `.apiMessage`). */
+export async function lookupTickets(apiUrl, tokens) {
+  const outcome = await postJSON(`${apiUrl}/api/v1/conversations/lookup`, { tokens });
+  if (!outcome.ok || !outcome.data || !Array.isArray(outcome.data.tickets)) {
+    throw Object.assign(new Error(`HTTP ${outcome.status}`), { status: outcome.status, apiMessage: outcome.message });
   }
-  return { ok: response.ok, status: response.status, message: typeof message === 'string' && message ? message : null };
+  return outcome.data.tickets.filter((t) => t && typeof t === 'object' && typeof t.token === 'string');
 }
 
 export function createTicketChannel({ apiUrl, token, interval, lastEventId }, events) {
@@ -166,5 +194,5 @@ export function createTicketChannel({ apiUrl, token, interval, lastEventId }, ev
     return response.json();
   }
 
-  return { start, stop, send };
+  return { start, stop, send, refresh };
 }

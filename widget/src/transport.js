@@ -7,10 +7,13 @@
 //   startHandoff({token, eventId}): eventId is the last ticket event seen (resumes the stream)
 //   rate(token, {rating, comment}) -> Promise<{ok, status, message}>: the CSAT survey of a
 //     resolved ticket (the handoff may be over already: it takes the token itself)
+//   lookup(tokens) -> Promise<[ticket summary]>: "My tickets" (unknown tokens left out)
+//   follow(token, {onUpdate, onGone, onStatus}) -> {stop, refresh}: one ticket's thread, live
+//   reply(token, body) -> Promise<{ok, status, message}>: write in any ticket of this browser
 //   events: {onBotMessage(msg), onTicketUpdate(conversation), onTicketGone(),
 //            onTicketEventId(id), onStatus(channel: 'bot'|'ticket', state), onSendFailed(text)}
 import { createSocketTransport } from './socket-transport.js';
-import { createTicketChannel, postSurvey } from './ticket-channel.js';
+import { createTicketChannel, lookupTickets, postMessage, postSurvey } from './ticket-channel.js';
 
 export function createTransport(options, store, events) {
   const botFactory = options.transport || createSocketTransport;
@@ -77,11 +80,28 @@ export function createTransport(options, store, events) {
     return postSurvey(options.apiUrl, token, answer);
   }
 
+  function lookup(tokens) {
+    return lookupTickets(options.apiUrl, tokens);
+  }
+
+  function follow(token, handlers) {
+    const channel = createTicketChannel(
+      { apiUrl: options.apiUrl, token, interval: options.pollInterval },
+      { onEventId: () => {}, ...handlers },
+    );
+    channel.start();
+    return channel;
+  }
+
+  function reply(token, body) {
+    return postMessage(options.apiUrl, token, body);
+  }
+
   function close() {
     stopHandoff();
     if (connected) bot.close();
     connected = false;
   }
 
-  return { connect, send, startHandoff, stopHandoff, rate, close };
+  return { connect, send, startHandoff, stopHandoff, rate, lookup, follow, reply, close };
 }

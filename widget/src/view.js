@@ -2,19 +2,8 @@
 // holds the stylesheet and everything else, so host page styles neither leak in nor out.
 // Server text only ever reaches the page through textContent; links only as http(s).
 import css from './carechat.css';
+import { el } from './dom.js';
 import { icon } from './icons.js';
-
-function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value == null || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 /**
  * An absolute http(s) URL for `url`, or null. Relative URLs resolve against `base`: the
@@ -83,8 +72,13 @@ export function createView({ options, t, handlers }) {
   const closeButton = el('button', {
     type: 'button', class: 'cc-close', 'data-testid': 'cc-close', 'aria-label': t('closeChat'),
   }, [icon('close')]);
+  const ticketsButton = el('button', {
+    type: 'button', class: 'cc-tickets-button', 'data-testid': 'cc-tickets-button',
+    'aria-expanded': 'false', 'aria-controls': 'cc-tickets',
+  }, [icon('tickets'), el('span', { text: t('myTickets') })]);
   const header = el('div', { class: 'cc-header' }, [
     el('div', { class: 'cc-heading' }, [el('h2', { class: 'cc-title', text: options.title }), status]),
+    ticketsButton,
     closeButton,
   ]);
   const ticket = el('p', { class: 'cc-ticket', 'data-testid': 'cc-ticket', role: 'status', hidden: true });
@@ -107,10 +101,15 @@ export function createView({ options, t, handlers }) {
     input,
     el('button', { type: 'submit', class: 'cc-send', 'data-testid': 'cc-send', 'aria-label': t('send') }, [icon('send')]),
   ]);
+  // "My tickets" (tickets-view.js draws into it): shown in place of the chat.
+  const tickets = el('section', {
+    id: 'cc-tickets', class: 'cc-tickets', 'data-testid': 'cc-tickets', 'aria-labelledby': 'cc-tk-title', hidden: true,
+  });
+  const chat = el('div', { class: 'cc-chat', 'data-testid': 'cc-chat' }, [ticket, log, typing, form]);
   const panel = el('div', {
     id: 'cc-panel', class: 'cc-panel', 'data-testid': 'cc-panel', role: 'dialog',
     'aria-label': options.title, hidden: true,
-  }, [header, ticket, log, typing, form]);
+  }, [header, chat, tickets]);
   const probe = el('span', { hidden: true });
   const root = el('div', { class: 'cc-root', 'data-position': options.position, lang: options.language },
     [launcher, panel, probe]);
@@ -124,6 +123,7 @@ export function createView({ options, t, handlers }) {
 
   launcher.addEventListener('click', () => handlers.onToggle());
   closeButton.addEventListener('click', () => handlers.onClose());
+  ticketsButton.addEventListener('click', () => handlers.onTickets());
   root.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && !panel.hidden) {
       event.stopPropagation();
@@ -328,6 +328,16 @@ export function createView({ options, t, handlers }) {
       ticket.hidden = !text;
       ticket.textContent = text || '';
     },
+    ticketsSlot: tickets,
+    showingTickets: () => !tickets.hidden,
+    /** Show "My tickets" (true) or the chat (false) in the panel. */
+    setTickets(on) {
+      tickets.hidden = !on;
+      chat.hidden = on;
+      ticketsButton.setAttribute('aria-expanded', String(on));
+      if (!on) scrollToEnd();
+    },
+    focusTicketsButton: () => ticketsButton.focus(),
     setUnread(count) {
       badge.hidden = count === 0;
       badge.textContent = count > 9 ? '9+' : String(count);

@@ -1,9 +1,10 @@
 // The widget itself: keeps the history, turns bot and ticket events into messages, and
 // follows the handoff. The DOM lives in view.js, the wire in transport.js.
 import { cleanUser } from './options.js';
-import { createHistory, createStore } from './store.js';
+import { createHistory, createStore, createTicketList } from './store.js';
 import { translator } from './strings.js';
 import { createTransport } from './transport.js';
+import { createMyTickets } from './tickets-view.js';
 import { createView } from './view.js';
 
 const TYPING_TIMEOUT_MS = 15000;
@@ -68,8 +69,11 @@ export function createWidget(options) {
   const t = translator(options.language);
   const store = createStore();
   const history = createHistory(store);
+  const ticketList = createTicketList(store);
   const status = { bot: 'connecting', ticket: 'connecting' };
   let handoff = loadHandoff(store);
+  // A handoff from before "My tickets" existed is one of this browser's tickets too.
+  if (handoff && !ticketList.all().some((e) => e.token === handoff.token)) ticketList.add(handoff);
   let unread = 0;
   let typingTimer = null;
 
@@ -86,6 +90,7 @@ export function createWidget(options) {
         view.focusInput();
       },
       onRate: (id, answer) => rate(id, answer),
+      onTickets: () => (view.showingTickets() ? leaveTickets() : showTickets()),
     },
   });
   const transport = createTransport(options, store, {
@@ -103,6 +108,30 @@ export function createWidget(options) {
     },
     onSendFailed: () => record({ sender: 'system', text: t('sendFailed') }),
   });
+  const myTickets = createMyTickets({
+    slot: view.ticketsSlot,
+    t,
+    language: options.language,
+    api: transport,
+    list: ticketList,
+    onExit: () => leaveTickets(),
+    onReplied: (token, text) => {
+      // Written from My tickets in the ticket the chat follows: the chat shows it too.
+      if (handoff && handoff.token === token) record({ sender: 'user', text });
+    },
+  });
+
+  function showTickets() {
+    view.setTickets(true);
+    myTickets.show();
+  }
+
+  function leaveTickets({ focus = true } = {}) {
+    if (!view.showingTickets()) return;
+    myTickets.reset();
+    view.setTickets(false);
+    if (focus) view.focusTicketsButton();
+  }
 
   function showStatus() {
     view.setStatus(handoff ? status.ticket : status.bot);
@@ -155,6 +184,7 @@ export function createWidget(options) {
     if (handoff && handoff.token === token) return;
     handoff = { ticket: String(ticket ?? ''), token, owner: 'queued', agent: null, seen: [] };
     store.setJSON('handoff', handoff);
+    ticketList.add(handoff);
     showTicket();
     showStatus();
     transport.startHandoff(handoff);
@@ -162,7 +192,10 @@ export function createWidget(options) {
 
   function onTicketUpdate(conversation) {
     if (!handoff || !conversation || typeof conversation !== 'object') return;
-    if (conversation.number) handoff.ticket = String(conversation.number);
+    if (conversation.number && String(conversation.number) !== handoff.ticket) {
+      handoff.ticket = String(conversation.number);
+      ticketList.add(handoff);
+    }
     if (conversation.owner === 'agent' && handoff.owner !== 'agent') {
       record({ sender: 'system', text: t('agentJoined', { agent: conversation.agent || t('agent') }) });
     }
@@ -185,7 +218,10 @@ export function createWidget(options) {
     handoff.agent = conversation.agent ?? null;
     handoff.status = conversation.status ?? null;
     if (isBackWithBot(conversation)) {
-      endHandoff('ticketResolved', { survey: isDone(conversation) });
+      // Only a resolved (or closed) ticket "was resolved"; one handed back to the bot is
+      // still open, and stays in My tickets.
+      const done = isDone(conversation);
+      endHandoff(done ? 'ticketResolved' : 'ticketHandedBack', { survey: done });
       return;
     }
     store.setJSON('handoff', handoff);
@@ -238,6 +274,7 @@ export function createWidget(options) {
   function close() {
     if (!view.isOpen()) return;
     const hadFocus = view.hasFocus();
+    leaveTickets({ focus: false }); // it opens on the chat again
     view.setOpen(false);
     // Focus never gets lost in a hidden panel: it goes back to the launcher.
     if (hadFocus) view.focusLauncher();
