@@ -90,8 +90,11 @@ def stack(config: StackConfig) -> list[Process]:
     return [
         Process(
             "escalation",
+            # every open live chat (SSE stream) holds a thread while the customer's page is open:
+            # 16 threads were all taken by 16 streams (bench/bench_sse_fanout.py); 500 threads
+            # cost ~25 MiB, and hold ~470 streams with room for the API and consoles
             [str(VENV / "gunicorn"), "--bind", f"{config.host}:{config.escalation_port}",
-             "--worker-class", "gthread", "--workers", "1", "--threads", "16", "--timeout", "120",
+             "--worker-class", "gthread", "--workers", "1", "--threads", "500", "--timeout", "120",
              "--access-logfile", "-", "escalation.wsgi:app"],
             f"{config.api_url}/api/v1/health/ready", env=flask_env, ready_timeout=300.0,
             description="Flask: API, consoles, KB search, widget and demo page",

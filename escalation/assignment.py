@@ -1,4 +1,8 @@
-"""Rank agents for a ticket: skill match, presence and current load."""
+"""Rank agents for a ticket: skill match, presence and current load.
+
+:func:`rank_agents` orders every active agent (the admin's assignment list shows why);
+:func:`available` keeps those automatic assignment may use: online and below capacity.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,3 +45,13 @@ def rank_agents(session: Session, ticket: Ticket) -> list[Suggestion]:
         ranked.append(Suggestion(agent, round(score, 2), load, tuple(reasons)))
     ranked.sort(key=lambda s: (-s.score, s.load, s.agent.name))
     return ranked
+
+
+def available(session: Session, ticket: Ticket) -> list[Suggestion]:
+    """Agents automatic assignment may give ``ticket`` to, best first: online, with room left.
+
+    The ranking puts a skill match first and, among equals, the agent with the most free
+    capacity, so the load is balanced.
+    """
+    return [s for s in rank_agents(session, ticket)
+            if s.agent.presence == "online" and s.load < s.agent.capacity]

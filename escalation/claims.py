@@ -1,37 +1,60 @@
-"""Agents take tickets themselves: claim one, or pick the next from the queue.
+"""Agents take tickets themselves (claim one, or pick the next from the queue), and automatic
+assignment gives new tickets to the best available agent when the admin switched it on.
 
-The claim is one conditional UPDATE (``… WHERE status = 'new' AND assignee_id IS NULL``):
-the database decides, so when two agents claim the same ticket at the same moment exactly
-one row is updated and the other agent is told who got it. Works the same on SQLite and
-PostgreSQL.
+Both are one conditional UPDATE (``… WHERE status = 'new' AND assignee_id IS NULL``): the
+database decides, so when two agents — or an agent and automatic assignment — take the same
+ticket at the same moment exactly one row is updated and the other side is told who got it
+(or moves on). Works the same on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
-from sqlalchemy import case, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, aliased
 
-from . import events, lifecycle
+from . import assignment, desk_settings, events, lifecycle
 from .errors import Conflict, ValidationFailed
+from .mail import notify as mail_notify
 from .models import AuditEntry, Ticket, User, utcnow
 from .tickets import open_load
 
+AUTO_ACTOR = "auto-assign"
+
 PRIORITY_ORDER = case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Ticket.priority, else_=4)
+
+
+def _take(session: Session, ticket_id: int, agent: User, *, within_capacity: bool = False) -> bool:
+    """The conditional UPDATE: True when this call gave the unassigned new ticket to ``agent``.
+
+    ``within_capacity`` adds the agent's open load to the condition, so automatic assignment
+    does not act on a stale ranking: an agent who filled up since is skipped. (Two assignments
+    to the same agent committing at the same instant may still both pass on PostgreSQL, whose
+    READ COMMITTED snapshot does not see the other's row; capacity is a soft limit.)
+    """
+    target, owner = lifecycle.check("assign", "new")
+    conditions = [Ticket.id == ticket_id, Ticket.status == "new", Ticket.assignee_id.is_(None)]
+    if within_capacity:
+        other = aliased(Ticket)
+        load = (select(func.count(other.id))
+                .where(other.assignee_id == agent.id, other.status.in_(lifecycle.OPEN_STATUSES))
+                .scalar_subquery())
+        conditions.append(load < agent.capacity)
+    result = session.execute(
+        update(Ticket).where(*conditions)
+        .values(assignee_id=agent.id, status=target, owner=owner, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def claim(session: Session, ticket_id: int, agent: User) -> Ticket:
     if agent.role != "agent" or not agent.active:
         raise ValidationFailed("Only active agents can take tickets.")
     target, owner = lifecycle.check("assign", "new")
-    result = session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == "new", Ticket.assignee_id.is_(None))
-        .values(assignee_id=agent.id, status=target, owner=owner, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    taken = _take(session, ticket_id, agent)
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise Conflict("That ticket no longer exists.", code="ticket_not_found", status=404)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not taken:
         session.rollback()
         ticket = session.get(Ticket, ticket_id)
         taker = ticket.assignee.name if ticket and ticket.assignee else "someone else"
@@ -65,3 +88,53 @@ def pick_next(session: Session, agent: User) -> Ticket | None:
             if exc.code != "already_claimed":
                 raise
     return None
+
+
+def auto_assign(session: Session, ticket: Ticket) -> User | None:
+    """Give an unassigned new ticket to the best available agent, when automatic assignment is on.
+
+    Candidates are :func:`escalation.assignment.available`: online, below capacity, the
+    ticket's skill first, then the least loaded. Returns the agent, or None when it is off,
+    nobody is available, or someone took the ticket first (never an error: the ticket simply
+    waits in the queue, and the worker tries again).
+    """
+    if not desk_settings.auto_assign(session) or ticket.status != "new" or ticket.assignee_id is not None:
+        return None
+    for suggestion in assignment.available(session, ticket):
+        agent = suggestion.agent
+        if _take(session, ticket.id, agent, within_capacity=True):
+            session.refresh(ticket)
+            target = ticket.status
+            session.add(AuditEntry(ticket_id=ticket.id, actor=AUTO_ACTOR, action="auto_assign",
+                                   from_status="new", to_status=target,
+                                   details={"agent": agent.username, "automatic": True,
+                                            "reasons": list(suggestion.reasons)}))
+            events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": "assign"})
+            mail_notify.ticket_assigned(session, ticket, agent, "automatic assignment")
+            return agent
+        status, assignee_id = session.execute(
+            select(Ticket.status, Ticket.assignee_id).where(Ticket.id == ticket.id)).one()
+        if status != "new" or assignee_id is not None:  # someone took it meanwhile: nothing to do
+            session.refresh(ticket)
+            return None
+        # else this agent filled up meanwhile: try the next one
+    return None
+
+
+def assign_waiting(session: Session, limit: int = 100) -> int:
+    """The worker's pass: auto-assign new tickets still unassigned (e.g. nobody was online).
+
+    Highest priority and oldest first; stops as soon as nobody is available. Returns how many
+    were assigned.
+    """
+    if not desk_settings.auto_assign(session):
+        return 0
+    waiting = session.scalars(select(Ticket).where(Ticket.status == "new", Ticket.assignee_id.is_(None))
+                              .order_by(PRIORITY_ORDER, Ticket.created_at).limit(limit)).unique().all()
+    assigned = 0
+    for ticket in waiting:
+        if auto_assign(session, ticket) is not None:
+            assigned += 1
+        elif ticket.status == "new" and ticket.assignee_id is None and not assignment.available(session, ticket):
+            break  # nobody online with room: the rest wait for the next pass
+    return assigned

@@ -11,10 +11,11 @@ from .db import db
 
 
 @click.command("init-db")
-@click.option("--demo/--no-demo", default=True, help="Create the demo admin and agents if missing.")
+@click.option("--demo/--no-demo", default=True,
+              help="Create the demo admin, agents and canned responses if missing.")
 @click.option("--demo-password", default=None, help="Password for the demo users (default: random, printed once).")
 def init_db(demo: bool, demo_password: str | None) -> None:
-    """Create or migrate the database to the latest schema; add the demo users."""
+    """Create or migrate the database to the latest schema; add the demo users and canned responses."""
     import logging
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the outcome, not every plugin it loads
@@ -24,12 +25,17 @@ def init_db(demo: bool, demo_password: str | None) -> None:
     upgrade(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo("database is at the latest schema")
     if demo:
+        from .canned import seed_demo
+
         created = seed_demo_users(db.session, demo_password)
+        responses = seed_demo(db.session)
         db.session.commit()
         for username, password in created.items():
             click.echo(f"  demo user created: {username} / {password}")
         if not created:
             click.echo("  demo users already exist (passwords were printed when they were created)")
+        if responses:
+            click.echo(f"  demo canned responses added: {', '.join(responses)}")
 
 
 @click.command("worker")

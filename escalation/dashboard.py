@@ -1,6 +1,9 @@
-"""Dashboard figures, each one aggregate query (indexes on status, created_at, resolution_due).
+"""Dashboard figures, each one aggregate query (indexes on status, created_at, resolved_at;
+see migration 0008 and ``bench/bench_tickets_pg.py``, which times each query on 1M tickets).
 
-Durations are medians over the period; the chart series are per day.
+Durations are medians over the period (on PostgreSQL computed in the database with
+``percentile_cont``, so tens of thousands of rows do not travel to Python); the chart series
+are per day.
 """
 from __future__ import annotations
 
@@ -48,6 +51,19 @@ def _median(pairs: list[tuple[datetime, datetime]]) -> timedelta | None:
     return timedelta(seconds=statistics.median(seconds)) if seconds else None
 
 
+def _median_duration(session: Session, end, since: datetime) -> timedelta | None:  # type: ignore[no-untyped-def]
+    """Median of ``end - created_at`` over the ``SAMPLE_LIMIT`` most recent tickets since ``since``."""
+    recent = (select(Ticket.created_at.label("start"), end.label("end"))
+              .where(Ticket.created_at >= since, end.is_not(None))
+              .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT))
+    if session.get_bind().dialect.name != "postgresql":
+        return _median(list(session.execute(recent).all()))
+    sample = recent.subquery()
+    seconds = session.scalar(select(func.percentile_cont(0.5).within_group(
+        func.extract("epoch", sample.c.end - sample.c.start))))
+    return timedelta(seconds=float(seconds)) if seconds is not None else None
+
+
 def _per_day(session: Session, column, since: datetime, days: int) -> list[tuple[date, int]]:  # type: ignore[no-untyped-def]
     day = func.date(column)
     rows = dict(session.execute(select(day, func.count()).where(column >= since).group_by(day)).all())
@@ -64,12 +80,6 @@ def build(session: Session, days: int = 14, now: datetime | None = None) -> Dash
     by_status.update(dict(session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all()))
     sla = dict(session.execute(select(Ticket.sla_state, func.count()).where(Ticket.created_at >= since)
                                .group_by(Ticket.sla_state)).all())
-    first = session.execute(select(Ticket.created_at, Ticket.first_response_at)
-                            .where(Ticket.created_at >= since, Ticket.first_response_at.is_not(None))
-                            .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT)).all()
-    resolution = session.execute(select(Ticket.created_at, Ticket.resolved_at)
-                                 .where(Ticket.created_at >= since, Ticket.resolved_at.is_not(None))
-                                 .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT)).all()
     csat_avg, csat_count = session.execute(select(func.avg(Survey.rating), func.count(Survey.id))
                                            .where(Survey.created_at >= since)).one()
     self_served = session.scalar(select(func.count()).select_from(BotOutcome)
@@ -81,8 +91,9 @@ def build(session: Session, days: int = 14, now: datetime | None = None) -> Dash
                           .group_by(subject).order_by(func.count().desc()).limit(10)).all()
     return Dashboard(
         since=since, by_status=by_status, sla_met=int(sla.get("met", 0)) + int(sla.get("ok", 0)),
-        sla_breached=int(sla.get("breached", 0)), median_first_response=_median(list(first)),
-        median_resolution=_median(list(resolution)),
+        sla_breached=int(sla.get("breached", 0)),
+        median_first_response=_median_duration(session, Ticket.first_response_at, since),
+        median_resolution=_median_duration(session, Ticket.resolved_at, since),
         csat_average=float(csat_avg) if csat_avg is not None else None, csat_count=int(csat_count),
         self_served=int(self_served), escalated=int(escalated),
         top_escalations=[(str(s), int(c)) for s, c in top],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -50,6 +50,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _trigram(name: str, column: str) -> Index:
+    """A GIN trigram index (``pg_trgm``) for ``ILIKE '%…%'`` searches; PostgreSQL only."""
+    return Index(name, column, postgresql_using="gin",
+                 postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 class User(Base):
@@ -93,6 +99,11 @@ class User(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        # the admin queue's search (migration 0008)
+        _trigram("ix_customers_email_trgm", "email"),
+        _trigram("ix_customers_name_trgm", "name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -108,6 +119,16 @@ class Ticket(Base):
         CheckConstraint(_in("priority", PRIORITIES), name="ck_tickets_priority"),
         CheckConstraint(_in("channel", CHANNELS), name="ck_tickets_channel"),
         CheckConstraint(_in("sla_state", SLA_STATES), name="ck_tickets_sla_state"),
+        # migration 0008, measured on 1M tickets (docs/benchmarks.md): the queue by status,
+        # newest first; an agent's load by status; resolved per day; the queue's search
+        Index("ix_tickets_status_created_at", "status", "created_at"),
+        Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+        # the dashboard's per-period figures read only these: index-only scans on PostgreSQL
+        Index("ix_tickets_created_at", "created_at",
+              postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at"]),
+        _trigram("ix_tickets_number_trgm", "number"),
+        _trigram("ix_tickets_subject_trgm", "subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,16 +139,16 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16), default="web_chat")
     category: Mapped[str] = mapped_column(String(40), default="general")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
-    status: Mapped[str] = mapped_column(String(24), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(24), default="new")
     owner: Mapped[str] = mapped_column(String(16), default="queued")
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     conversation_id: Mapped[str | None] = mapped_column(String(120), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     suggested_articles: Mapped[list[str]] = mapped_column(JSON, default=list)
     nlu: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     resolution: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -208,10 +229,12 @@ class TicketEvent(Base):
     """
 
     __tablename__ = "ticket_events"
-    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="ck_ticket_events_kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="ck_ticket_events_kind"),
+                      # a stream reads "this ticket's events after id N, in order" (migration 0008)
+                      Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -239,7 +262,8 @@ class Survey(Base):
     """The customer's one-question satisfaction rating after resolution."""
 
     __tablename__ = "surveys"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_surveys_rating"),)
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_surveys_rating"),
+                      Index("ix_surveys_created_at", "created_at"))  # CSAT of a period (migration 0008)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
@@ -276,7 +300,7 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
 
 
-OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved")
+OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 
@@ -346,5 +370,34 @@ class MailTemplate(Base):
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert into the reply box (``/admin/canned`` manages them).
+
+    The body may use ``{{ customer_name }}``, ``{{ ticket_number }}`` and ``{{ agent_name }}``;
+    they are filled in the console before the agent sends, so what is sent is what was seen.
+    """
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class DeskSetting(Base):
+    """A help-desk switch the admin changes at run time (e.g. ``auto_assign``), stored as
+    JSON text so every process sees the same value."""
+
+    __tablename__ = "desk_settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(120))

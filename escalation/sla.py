@@ -2,7 +2,8 @@
 
 Each ticket carries its due times; waiting on the customer pauses the clock (the due time
 moves by the paused duration when the customer answers). The worker re-evaluates open
-tickets and records each change of state in the audit log and the ticket's events.
+tickets and records each change of state in the audit log and the ticket's events, and
+e-mails the admins when a ticket becomes at risk or breached.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ DEFAULT_POLICIES = {  # priority: (first response, resolution) in minutes
     "low": (8 * 60, 72 * 60),
 }
 AT_RISK_SHARE = 0.25  # at risk when less than a quarter of the target time is left
+NOTIFY_STATES = frozenset({"at_risk", "breached"})  # each admin gets one e-mail per change into these
 
 
 def seed_policies(session: Session) -> None:
@@ -42,6 +44,19 @@ def start(session: Session, ticket: Ticket) -> None:
     ticket.first_response_due = opened + timedelta(minutes=first)
     ticket.resolution_due = opened + timedelta(minutes=resolution)
     ticket.sla_state = "ok"
+
+
+def retarget(session: Session, ticket: Ticket, previous_priority: str) -> None:
+    """Move the due times to the targets of the ticket's (new) priority, counted from when it
+    was opened; time already paused (waiting on the customer) stays added to the resolution."""
+    _, old_resolution = policy(session, previous_priority)
+    first, resolution = policy(session, ticket.priority)
+    opened = ticket.created_at or utcnow()
+    paused = timedelta(0)
+    if ticket.resolution_due is not None:
+        paused = max(ticket.resolution_due - (opened + timedelta(minutes=old_resolution)), timedelta(0))
+    ticket.first_response_due = opened + timedelta(minutes=first)
+    ticket.resolution_due = opened + timedelta(minutes=resolution) + paused
 
 
 def on_status(ticket: Ticket, before: str, after: str, now: datetime | None = None) -> None:
@@ -98,7 +113,11 @@ def evaluate(ticket: Ticket, session: Session, now: datetime | None = None) -> s
 
 
 def check_all(session: Session, now: datetime | None = None, limit: int = 1000) -> list[tuple[Ticket, str, str]]:
-    """Update the SLA state of open tickets; returns the (ticket, before, after) changes."""
+    """Update the SLA state of open tickets; returns the (ticket, before, after) changes.
+
+    A change into at risk or breached queues one e-mail to each admin (in this transaction),
+    so a ticket is announced once per change of state, never on every pass.
+    """
     now = now or utcnow()
     changes = []
     rows = session.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATUSES),
@@ -113,5 +132,9 @@ def check_all(session: Session, now: datetime | None = None, limit: int = 1000) 
                                    details={"from": before, "to": after, "clock": clock(ticket, now).label}))
             events.record(session, ticket, "status", {"status": ticket.status, "owner": ticket.owner,
                                                       "sla": after}, public=False)
+            if after in NOTIFY_STATES:
+                from .mail import notify as mail_notify
+
+                mail_notify.sla_notice(session, ticket, before, after, clock(ticket, now))
             changes.append((ticket, before, after))
     return changes

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import events, lifecycle, sla
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .mail import notify as mail_notify
-from .models import AuditEntry, Customer, Message, Ticket, User, utcnow
-from .triage import triage
+from .models import PRIORITIES, AuditEntry, Customer, Message, Ticket, User, utcnow
+from .triage import CATEGORIES, triage
 
 NUMBER_PREFIX = "CR-"
 NUMBER_BASE = 10000
@@ -53,12 +55,19 @@ def _transition(session: Session, ticket: Ticket, action: str, actor: str, **det
 
 
 def _customer(session: Session, name: str, email: str) -> Customer:
+    """The customer with this e-mail, created if new. Two first tickets from one new address
+    at the same moment must not collide on the unique e-mail (a 500 before): the insert
+    does nothing when the row exists, or waits for the other transaction and then does
+    nothing, and the row is read back."""
     email = email.strip().lower()
     customer = session.scalar(select(Customer).where(Customer.email == email))
     if customer is None:
-        customer = Customer(name=name.strip(), email=email)
-        session.add(customer)
-        session.flush()
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Customer).values(name=name.strip(), email=email, created_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["email"]))
+        customer = session.scalar(select(Customer).where(Customer.email == email))
+        if customer is None:  # pragma: no cover - the row was inserted or is committed by now
+            raise Conflict("Could not save the customer; please try again.", code="retry")
     elif name.strip() and customer.name != name.strip():
         customer.name = name.strip()
     return customer
@@ -96,6 +105,9 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     sla.start(session, ticket)
     _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
     mail_notify.ticket_opened(session, ticket)
+    from .claims import auto_assign  # claims builds on this module
+
+    auto_assign(session, ticket)  # only when the admin switched automatic assignment on
     return OpenedTicket(ticket, token)
 
 
@@ -117,7 +129,8 @@ def get_by_token(session: Session, token: str) -> Ticket:
 
 
 def open_load(session: Session, agent_id: int) -> int:
-    return session.scalar(select(func.count(Ticket.id)).where(
+    # count(*), not count(id): PostgreSQL answers from the (assignee_id, status) index alone
+    return session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.assignee_id == agent_id, Ticket.status.in_(lifecycle.OPEN_STATUSES))) or 0
 
 
@@ -130,6 +143,42 @@ def assign(session: Session, ticket: Ticket, agent: User, actor: User | str) -> 
     ticket.assignee = agent
     ticket.assignee_id = agent.id
     mail_notify.ticket_assigned(session, ticket, agent, actor_name)
+
+
+def override_triage(session: Session, ticket: Ticket, actor: User | str, *, category: str,
+                    priority: str) -> dict[str, dict[str, str]]:
+    """The admin corrects the triage: category and/or priority.
+
+    Audited from → to; a new priority moves the SLA due times to its targets (time already
+    paused is kept) and the worker re-evaluates the SLA state on its next pass. Returns the
+    changes, ``{}`` when nothing changed.
+    """
+    category, priority = (category or "").strip(), (priority or "").strip()
+    if category not in CATEGORIES:
+        raise ValidationFailed(f"Unknown category {category!r}; choose one of {', '.join(CATEGORIES)}.",
+                               details={"field": "category", "allowed": list(CATEGORIES)})
+    if priority not in PRIORITIES:
+        raise ValidationFailed(f"Unknown priority {priority!r}; choose one of {', '.join(PRIORITIES)}.",
+                               details={"field": "priority", "allowed": list(PRIORITIES)})
+    changes = {field: {"from": before, "to": after}
+               for field, before, after in (("category", ticket.category, category),
+                                            ("priority", ticket.priority, priority)) if before != after}
+    if not changes:
+        return {}
+    actor_name = actor if isinstance(actor, str) else actor.username
+    previous_priority = ticket.priority
+    ticket.category, ticket.priority = category, priority
+    ticket.updated_at = utcnow()
+    if "priority" in changes and ticket.status in lifecycle.OPEN_STATUSES:
+        sla.retarget(session, ticket, previous_priority)
+        changes["sla"] = {"first_response_due": ticket.first_response_due.isoformat()
+                          if ticket.first_response_due else "",
+                          "resolution_due": ticket.resolution_due.isoformat() if ticket.resolution_due else ""}
+    _audit(session, ticket, actor_name, "triage_override", ticket.status, ticket.status, **changes)
+    events.record(session, ticket, "status", {"status": ticket.status, "owner": ticket.owner,
+                                              "action": "triage_override", "category": ticket.category,
+                                              "priority": ticket.priority}, public=False)
+    return changes
 
 
 def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:

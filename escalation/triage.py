@@ -19,6 +19,8 @@ CATEGORY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("technical", ("crash", "error", "bug", "app", "not loading", "broken")),
 )
 
+CATEGORIES: tuple[str, ...] = ("general", *(name for name, _ in CATEGORY_RULES))
+
 URGENT = ("security", "hacked", "fraud", "stolen", "unauthori")
 HIGH = ("locked out", "can't pay", "cannot pay", "can't log", "cannot log", "charged twice", "urgent")
 

@@ -1,4 +1,4 @@
-"""Console users: creation, password checks and the demo accounts."""
+"""Console users: creation, password checks, presence and the demo accounts."""
 from __future__ import annotations
 
 import secrets
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import ValidationFailed
-from .models import ROLES, User
+from .models import PRESENCES, ROLES, AuditEntry, User
 
 
 def create_user(session: Session, *, username: str, name: str, email: str, role: str, password: str,
@@ -34,6 +34,31 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         check_password_hash(generate_password_hash("x"), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+PRESENCE_HELP = {
+    "online": "taking tickets: automatic assignment and the admin's list prefer you",
+    "away": "back soon: you keep your tickets, automatic assignment skips you",
+    "offline": "not working: automatic assignment skips you",
+}
+
+
+def set_presence(session: Session, user: User, presence: str) -> bool:
+    """An agent (or admin) says whether they are online, away or offline; False when unchanged.
+
+    Assignment ranks by it (:mod:`escalation.assignment`): only online agents get tickets
+    automatically.
+    """
+    presence = (presence or "").strip()
+    if presence not in PRESENCES:
+        raise ValidationFailed(f"Presence is one of {', '.join(PRESENCES)}.",
+                               details={"field": "presence", "allowed": list(PRESENCES)})
+    if user.presence == presence:
+        return False
+    session.add(AuditEntry(ticket_id=None, actor=user.username, action="presence", from_status=None,
+                           to_status=None, details={"from": user.presence, "to": presence}))
+    user.presence = presence
+    return True
 
 
 @dataclass(frozen=True)

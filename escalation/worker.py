@@ -1,8 +1,9 @@
 """The background worker: periodic passes over the database.
 
-Each pass records a heartbeat (so `make status` and `/healthz` can tell a stalled worker)
-and closes resolved tickets that stayed silent for ``AUTO_CLOSE_DAYS``. Later passes (SLA
-clocks, the e-mail outbox) plug in as further steps of :func:`run_pass`.
+Each pass records a heartbeat (so `make status` and `/healthz` can tell a stalled worker),
+closes resolved tickets that stayed silent for ``AUTO_CLOSE_DAYS``, re-evaluates the SLA
+clocks (e-mailing the admins about tickets at risk or breached), assigns waiting tickets
+when automatic assignment is on, and polls and sends e-mail: the steps of :func:`run_pass`.
 """
 from __future__ import annotations
 
@@ -58,16 +59,29 @@ def sla_pass() -> int:
     return len(changes)
 
 
+def assign_pass() -> int:
+    """Automatic assignment of tickets still waiting (when the admin switched it on)."""
+    from .claims import assign_waiting
+
+    assigned = assign_waiting(db.session)
+    db.session.commit()
+    if assigned:
+        log.info("auto-assigned %d waiting ticket(s)", assigned)
+    return assigned
+
+
 def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
     with app.app_context():
         closed = auto_close(app)
         sla_changes = sla_pass()
+        auto_assigned = assign_pass()
         mail_received = imap.poll(app)
         mail_sent = len(outbox.deliver_due(app, worker_id).sent)
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
-    return {"closed": closed, "sla_changes": sla_changes, "mail_received": mail_received, "mail_sent": mail_sent}
+    return {"closed": closed, "sla_changes": sla_changes, "auto_assigned": auto_assigned,
+            "mail_received": mail_received, "mail_sent": mail_sent}
 
 
 def run(app: Flask, *, once: bool = False) -> None:

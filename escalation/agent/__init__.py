@@ -1,4 +1,5 @@
-"""The agent console: my tickets, the conversation with its transcript, reply and resolve."""
+"""The agent console: my tickets, presence, the conversation with its transcript, canned
+responses, reply and resolve."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,14 +29,45 @@ def my_tickets() -> Any:
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES)
 
 
+@bp.post("/presence")
+@role_required("agent", "admin")
+def presence() -> Any:
+    """Online, away or offline: automatic assignment only gives tickets to online agents."""
+    from ..users import PRESENCE_HELP, set_presence
+
+    wanted = request.form.get("presence", "")
+    try:
+        changed = set_presence(db.session, current_user, wanted)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"You are {wanted} now: {PRESENCE_HELP[wanted]}." if changed else f"You already are {wanted}.",
+              "success" if changed else "info")
+    back = request.form.get("next", "")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = url_for("agent.my_tickets")
+    return redirect(back, code=303)
+
+
 @bp.get("/tickets/<number>")
 @role_required("agent", "admin")
 def ticket(number: str) -> Any:
+    from .. import canned
+
     item = tickets.get_by_number(db.session, number)
     last_event_id = db.session.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == item.id)) or 0
+    draft, chosen = "", request.args.get("canned", type=int)
+    if chosen:  # the picker without JavaScript: the chosen response, filled in, pre-fills the reply box
+        try:
+            draft = canned.filled(db.session, chosen, item, current_user)
+        except ServiceError as exc:
+            flash(exc.message, "error")
     return render_template("agent/ticket.html", ticket=item, actions=allowed_actions(item.status),
                            live_events_url=url_for("agent.ticket_events", number=item.number),
-                           last_event_id=last_event_id)
+                           last_event_id=last_event_id, draft=draft, chosen=chosen,
+                           responses=canned.for_ticket(db.session, item, current_user))
 
 
 def _act(number: str, action: Callable[[Ticket], str]) -> Any:

@@ -67,7 +67,7 @@ def rethread(session: Session, ticket: Ticket) -> None:
     session.flush()
     for mail in session.scalars(select(OutboxMail).where(OutboxMail.ticket_id == ticket.id,
                                                          OutboxMail.status == "pending",
-                                                         OutboxMail.kind != "assigned")):
+                                                         OutboxMail.kind.not_in(("assigned", "sla_notice")))):
         mail.in_reply_to, mail.thread_references = messageids.thread_headers(session, ticket,
                                                                              exclude=mail.message_id)
 

@@ -36,6 +36,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "assigned": ("Assignment notice", "the agent a ticket is assigned to"),
     "agent_reply": ("Agent reply", "the customer, for an agent's public reply on an e-mail ticket"),
     "resolved": ("Resolved notice", "the customer, with the satisfaction survey link"),
+    "sla_notice": ("SLA notice", "every admin, once when a ticket becomes at risk or breached"),
 }
 
 PARTS = ("subject", "text", "html")
@@ -69,6 +70,13 @@ VARIABLES: dict[str, dict[str, str]] = {
                  "console_url": "the ticket in the agent console"},
     "agent_reply": {**_COMMON, "message.body": "the agent's reply (text)",
                     "message.author_name": "the agent's name"},
+    "sla_notice": {**_COMMON, "admin.name": "the admin's name", "admin.username": "the admin's user name",
+                   "admin.email": "the admin's e-mail address",
+                   "sla_state": "\"at risk\" or \"breached\"", "previous_state": "the state before, e.g. \"on time\"",
+                   "breached": "true when the target is missed", "clock_label": "\"first response\" or \"resolution\"",
+                   "due": "when the target is (was) due, e.g. 2026-11-23 14:00 UTC",
+                   "assignee_name": "the assigned agent's name (empty when nobody)",
+                   "console_url": "the ticket in the admin console"},
 }
 
 
@@ -170,6 +178,11 @@ def sample_context(name: str) -> dict[str, Any]:
         context.update(agent=SimpleNamespace(name="Tim Agent", username="tim", email="tim@support.example.com"),
                        assigned_by="kim", show_marker=False,
                        console_url=f"https://care.example.com/agent/tickets/{number}")
+    if name == "sla_notice":
+        context.update(admin=SimpleNamespace(name="Kim Admin", username="kim", email="kim@support.example.com"),
+                       sla_state="at risk", previous_state="on time", breached=False, clock_label="first response",
+                       due="2026-11-23 14:00 UTC", assignee_name="Tim <Agent>", show_marker=False,
+                       console_url=f"https://care.example.com/admin/tickets/{number}")
     if name == "agent_reply":
         context["message"] = SimpleNamespace(body="Please try signing in again.\nIt should work <now>.",
                                              author_name="Tim Agent")

@@ -44,3 +44,32 @@
   source.onopen = function () { if (status) status.textContent = "Live"; };
   source.onerror = function () { if (status) status.textContent = "Reconnecting…"; };
 })();
+
+// Canned responses: without JavaScript "Insert" reloads the page with ?canned=<id> and the server
+// pre-fills the reply box. Here the text (already filled in for this ticket, in data-text) goes
+// straight into the reply box at the cursor, and the focus moves there to edit or send.
+(function () {
+  "use strict";
+  var picker = document.querySelector("[data-canned-target]");
+  if (!picker) return;
+  var box = document.getElementById(picker.getAttribute("data-canned-target"));
+  var select = picker.querySelector("select");
+  var status = picker.querySelector("[role=status]");
+  if (!box || !select) return;
+  picker.addEventListener("submit", function (event) {
+    var option = select.options[select.selectedIndex];
+    if (!option) return;
+    event.preventDefault();
+    var text = option.getAttribute("data-text") || "";
+    var start = typeof box.selectionStart === "number" ? box.selectionStart : box.value.length;
+    var end = typeof box.selectionEnd === "number" ? box.selectionEnd : box.value.length;
+    var before = box.value.slice(0, start), after = box.value.slice(end);
+    var gap = before && !/\n$/.test(before) ? "\n\n" : "";
+    box.value = before + gap + text + after;
+    var caret = (before + gap + text).length;
+    box.focus();
+    if (box.setSelectionRange) box.setSelectionRange(caret, caret);
+    if (box.rows < 8) box.rows = 8;
+    if (status) status.textContent = "Inserted “" + option.textContent + "”; edit it before sending if needed.";
+  });
+})();

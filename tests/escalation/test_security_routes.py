@@ -84,6 +84,14 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.mail_template", "GET"): console(200),
     ("admin.mail_template", "POST"): console(422),  # an empty form: the errors are shown
     ("admin.mail_template_reset", "POST"): console(303),
+    ("admin.override_triage", "POST"): console(302),  # an empty form: flashed, back to the ticket
+    ("admin.canned", "GET"): console(200),
+    ("admin.canned", "POST"): console(422),  # an empty form: the errors are shown
+    ("admin.canned_edit", "GET"): console(200),
+    ("admin.canned_edit", "POST"): console(422),  # an empty form: the errors are shown
+    ("admin.canned_delete", "POST"): console(303),
+    ("admin.settings", "GET"): console(200),
+    ("admin.settings", "POST"): console(303),
     ("admin.privacy", "GET"): console(200),
     ("admin.privacy", "POST"): console(200, data=LAURA),
     ("admin.privacy_export", "POST"): console(200, data=LAURA),
@@ -93,6 +101,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("agent.kb_search", "GET"): console(200, agent=200),
     ("agent.pick_next", "POST"): console(403, agent=302),
     ("agent.ticket", "GET"): console(200, agent=200),
+    ("agent.presence", "POST"): console(303, agent=303),  # no presence chosen: flashed, back
     ("agent.acknowledge", "POST"): console(302, agent=302),
     ("agent.claim", "POST"): console(403, agent=302),
     ("agent.ticket_events", "GET"): console(200, agent=200),
@@ -112,6 +121,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("api.bot_outcome", "POST"): service(201, json={"conversation_id": "c", "outcome": "self_served"}),
     # API: the customer's conversation; the secret token is the credential
     ("api.conversation", "GET"): public(200),
+    ("api.conversations_lookup", "POST"): public(200, json={"tokens": []}),
     ("api.conversation_events", "GET"): public(200),
     ("api.post_message", "POST"): public(201, json={"body": "hello"}),
     ("api.conversation_survey", "POST"): public(409, json={"rating": 5}),  # not resolved yet
@@ -155,11 +165,14 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
     opened = app.test_client().post("/api/v1/tickets", json=ticket_body(),
                                     headers={"Authorization": f"Bearer {SERVICE_TOKEN}",
                                              "Idempotency-Key": "world"}).get_json()
+    from escalation import canned
     from escalation.models import OutboxMail
 
     with app.app_context():
         mail_id = db.session.query(OutboxMail.id).order_by(OutboxMail.id).first()[0]
-    return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id,
+        response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
+        db.session.commit()
+    return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
             "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement"}
 
 

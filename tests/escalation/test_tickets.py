@@ -7,7 +7,7 @@ from sqlalchemy import select
 from escalation import tickets
 from escalation.db import db
 from escalation.errors import Forbidden, TransitionRefused, ValidationFailed
-from escalation.models import AuditEntry, User
+from escalation.models import AuditEntry, Ticket, User
 
 
 def user(name):
@@ -97,3 +97,39 @@ def test_closed_ticket_refuses_customer_messages(ctx):
     with pytest.raises(Exception) as refused:
         tickets.customer_message(db.session, ticket, "hello?")
     assert getattr(refused.value, "code", "") == "ticket_closed"
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_simultaneous_first_tickets_from_one_new_address_share_one_customer(app, database):
+    # Before, both looked the customer up, both inserted, and one hit the unique e-mail: a 500.
+    import threading
+
+    from escalation.models import Customer
+
+    count = 8
+    barrier = threading.Barrier(count)
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_one(i: int) -> None:
+        with app.app_context():
+            barrier.wait(timeout=60)
+            try:
+                opened = tickets.open_ticket(db.session, name="Nina New", email="Nina.New@example.com",
+                                             subject=f"question {i}")
+                db.session.commit()
+                numbers.append(opened.ticket.number)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(set(numbers)) == count
+    with app.app_context():
+        customers = db.session.scalars(select(Customer).where(Customer.email == "nina.new@example.com")).all()
+        assert len(customers) == 1
+        assert {t.customer_id for t in db.session.scalars(select(Ticket))} == {customers[0].id}
