@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .errors import ServiceError
@@ -13,6 +15,8 @@ CONSOLE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scri
                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 HSTS = "max-age=31536000; includeSubDomains"
+
+DB_RETRY_AFTER = 5  # seconds: a restarting database is usually back within a few
 
 CORS_PREFIXES = ("/api/v1/conversations/", "/api/v1/kb/search")
 
@@ -82,6 +86,27 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc: CSRFError) -> Response:
         return _error_response(400, "csrf_failed", "The form expired or was not sent from this site. "
                                "Reload the page and try again.")
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc: Exception) -> Response:
+        # The database is unreachable (down, restarting, connection dropped) or has no free
+        # connection: a temporary state the client should retry, not a bug (500). A retry is
+        # safe: creating requests carry an Idempotency-Key, recorded in the same transaction.
+        unavailable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or \
+            getattr(exc, "connection_invalidated", False)
+        if not unavailable:
+            raise exc  # any other database error is a bug: Flask logs it and answers 500
+        app.logger.warning("database unavailable (%s %s): %s", request.method, request.path,
+                           (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200])
+        message = "The service cannot reach its database right now. Please try again in a few seconds."
+        if wants_json():
+            response = _error_response(503, "database_unavailable", message, {"retry_after": DB_RETRY_AFTER})
+        else:  # not error.html: its navigation asks the database who is signed in
+            response = Response(f"<!doctype html><title>Service unavailable</title><h1>503</h1><p>{message}</p>",
+                                status=503, mimetype="text/html")
+        response.headers["Retry-After"] = str(DB_RETRY_AFTER)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
