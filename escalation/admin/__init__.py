@@ -15,6 +15,8 @@ from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES
 from ..models import STATUSES, Customer, Ticket, User
 
+QUEUE_PAGE_SIZE = 200  # tickets a queue page shows
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
@@ -40,14 +42,15 @@ def queue() -> Any:
     and assignee come joined); timed on 1M tickets by ``bench/bench_tickets_pg.py``."""
     from sqlalchemy import any_
 
-    per_page = 200
+    per_page = QUEUE_PAGE_SIZE
     status = request.args.get("status", "open")
     search = request.args.get("q", "").strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     # the page's ids first, then those rows with their customer and assignee (a deep page
     # then skips ids in an index instead of joining every skipped row)
+    # one more than a page: whether there is a next page, without counting every match
     query = (select(Ticket.id).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-             .limit(per_page).offset((page - 1) * per_page))
+             .limit(per_page + 1).offset((page - 1) * per_page))
     if status == "open":
         query = query.where(Ticket.status.in_(OPEN_STATUSES))
     elif status in STATUSES:
@@ -66,8 +69,10 @@ def queue() -> Any:
                                 by_customer))
     rows = db.session.scalars(select(Ticket).where(Ticket.id.in_(query.scalar_subquery()))
                               .order_by(Ticket.created_at.desc(), Ticket.id.desc())).unique().all()
-    return render_template("admin/queue.html", tickets=rows, status=status, q=search,
-                           statuses=STATUSES, workload=workload(), page=page, per_page=per_page)
+    has_next = len(rows) > per_page
+    return render_template("admin/queue.html", tickets=rows[:per_page], status=status, q=search,
+                           statuses=STATUSES, workload=workload(), page=page, per_page=per_page,
+                           has_next=has_next)
 
 
 @bp.get("/tickets/<number>")

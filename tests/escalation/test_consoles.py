@@ -95,6 +95,33 @@ def test_empty_queue_says_what_to_expect(client, auth):
     assert "When the assistant hands a conversation over" in client.get("/admin/").get_data(as_text=True)
 
 
+def test_queue_pages_link_to_each_other_and_keep_the_filters(client, auth, bot_headers, monkeypatch):
+    import re
+
+    from escalation import admin
+
+    monkeypatch.setattr(admin, "QUEUE_PAGE_SIZE", 2)
+    for i in range(5):
+        open_ticket(client, bot_headers, conversation_id=f"conv-page-{i}", subject=f"Parcel {i}")
+    auth.login("kim")
+
+    def page(query):
+        html = client.get(f"/admin/?{query}").get_data(as_text=True)
+        return re.findall(r'data-testid="ticket-link">(CR-\d+)<', html), html
+
+    first, html = page("q=parcel")
+    assert first == ["CR-10005", "CR-10004"] and 'rel="prev"' not in html
+    assert 'href="/admin/?status=open&amp;q=parcel&amp;page=2" rel="next"' in html
+    second, html = page("q=parcel&page=2")
+    assert second == ["CR-10003", "CR-10002"] and 'rel="prev"' in html and 'rel="next"' in html
+    last, html = page("q=parcel&page=3")
+    assert last == ["CR-10001"] and 'rel="next"' not in html and "Page 3" in html
+    beyond, html = page("q=parcel&page=9")
+    assert beyond == [] and "No tickets on page 9" in html and "Back to the first page" in html
+    only, html = page("q=parcel+4")
+    assert only == ["CR-10005"] and 'data-testid="pager"' not in html
+
+
 def test_tracking_page_needs_number_and_matching_email(client, bot_headers):
     number = open_ticket(client, bot_headers)["number"]
     wrong = client.post("/track", data={"number": number, "email": "other@example.com"})
