@@ -1,6 +1,7 @@
 """The admin console: the queue, SLA state, workload and assignment."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,23 +14,36 @@ from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES
-from ..models import STATUSES, Customer, Ticket, User
+from ..models import STATUSES, Customer, Ticket, User, utcnow
 
 QUEUE_PAGE_SIZE = 200  # tickets a queue page shows
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+COMPLETED_DAYS = 30  # the workload table's "completed" counts tickets resolved this many days back
+
+
 def workload() -> list[dict[str, Any]]:
-    rows = db.session.execute(
-        select(Ticket.assignee_id, Ticket.status, func.count(Ticket.id))
-        .where(Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id, Ticket.status)
-    ).all()
+    """Per agent: ongoing and pending (open tickets now) and completed (resolved in the last
+    ``COMPLETED_DAYS`` days). Counting every ticket an agent ever resolved read the whole
+    (assignee_id, status) index: 160-245 ms of the queue page at 1M tickets."""
     counts: dict[int, dict[str, int]] = {}
-    for agent_id, status, count in rows:
-        bucket = "completed" if status in {"resolved", "closed"} else \
-            "pending" if status == "assigned" else "ongoing"
+    open_rows = db.session.execute(
+        select(Ticket.assignee_id, Ticket.status, func.count())
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id, Ticket.status)).all()
+    since = utcnow() - timedelta(days=COMPLETED_DAYS)
+    completed_rows = db.session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.resolved_at >= since, Ticket.assignee_id.is_not(None),
+               Ticket.status.in_(("resolved", "closed")))
+        .group_by(Ticket.assignee_id)).all()
+    for agent_id, status, count in open_rows:
+        bucket = "pending" if status == "assigned" else "ongoing"
         counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})[bucket] += count
+    for agent_id, count in completed_rows:
+        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})["completed"] = count
     agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
     return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0})} for a in agents]
 
@@ -72,7 +86,7 @@ def queue() -> Any:
     has_next = len(rows) > per_page
     return render_template("admin/queue.html", tickets=rows[:per_page], status=status, q=search,
                            statuses=STATUSES, workload=workload(), page=page, per_page=per_page,
-                           has_next=has_next)
+                           has_next=has_next, completed_days=COMPLETED_DAYS)
 
 
 @bp.get("/tickets/<number>")

@@ -95,6 +95,34 @@ def test_empty_queue_says_what_to_expect(client, auth):
     assert "When the assistant hands a conversation over" in client.get("/admin/").get_data(as_text=True)
 
 
+def test_workload_counts_open_tickets_and_those_completed_in_the_last_30_days(app, client, auth, bot_headers):
+    from datetime import timedelta
+
+    from escalation import tickets
+    from escalation.admin import workload
+    from escalation.db import db
+    from escalation.models import Ticket, User, utcnow
+
+    numbers = [open_ticket(client, bot_headers, conversation_id=f"conv-load-{i}")["number"] for i in range(5)]
+    with app.app_context():
+        tim = db.session.query(User).filter_by(username="tim").one()
+        items = [tickets.get_by_number(db.session, n) for n in numbers]
+        for item in items:
+            tickets.assign(db.session, item, tim, "kim")
+        for item in items[1:]:
+            tickets.acknowledge(db.session, item, tim)        # ongoing
+        for item in items[2:]:
+            tickets.resolve(db.session, item, tim, "done")     # completed...
+        items[4].resolved_at = utcnow() - timedelta(days=40)   # ...but long ago
+        db.session.commit()
+        with app.test_request_context():
+            row = next(r for r in workload() if r["agent"].username == "tim")
+        assert (row["pending"], row["ongoing"], row["completed"]) == (1, 1, 2)
+        assert db.session.query(Ticket).filter(Ticket.status == "resolved").count() == 3
+    auth.login("kim")
+    assert "(last 30 days)" in client.get("/admin/").get_data(as_text=True)
+
+
 def test_queue_pages_link_to_each_other_and_keep_the_filters(client, auth, bot_headers, monkeypatch):
     import re
 
