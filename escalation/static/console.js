@@ -34,6 +34,14 @@
     item.appendChild(author);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(body);
+    if (m.created_at) {  // as the server renders it: "2026-11-23 14:05 UTC"
+      var time = document.createElement("time");
+      time.className = "meta";
+      time.setAttribute("datetime", m.created_at);
+      time.textContent = new Date(m.created_at).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(time);
+    }
     threadList().appendChild(item);
   });
   source.addEventListener("status", function (event) {

@@ -152,6 +152,9 @@ def test_live_handoff_from_question_to_rating(live_stack: RunningStack, browser)
         # the console is live: the customer's message appears without a reload
         expect(agent.get_by_test_id("thread")).to_contain_text(CUSTOMER_REPLY, timeout=TIMEOUT)
         expect(agent.get_by_test_id("thread")).to_contain_text(FIRST_REPLY)
+        # drawn like the server-rendered messages: author, text, time
+        live = agent.get_by_test_id("thread").locator("li", has_text=CUSTOMER_REPLY)
+        expect(live.locator("time.meta")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
         # … and is not shown twice in the widget when the thread comes back with it
         expect(widget_messages(customer, "user")).to_have_count(before["user"] + 1)
 
