@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from typing import Any, Mapping, Optional
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -34,6 +34,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Seconds before a call to the escalation API counts as failed (connect + read).",
     ),
 }
+# Base URL customers reach the escalation service at (its /track page). Not one of SETTINGS:
+# it is the escalation service's own `CARE_PUBLIC_URL` (README.md), which `make run` passes
+# to every process; when it is unset, the tracking links are built from `CARE_API_URL`.
+PUBLIC_URL_SETTING = "CARE_PUBLIC_URL"
 
 
 class EscalationError(Exception):
@@ -90,15 +94,20 @@ class TicketInfo:
     subject: Optional[str]
     created_at: Optional[str]
     assignee: Optional[str]
+    # The Rasa sender id of the conversation that opened the ticket (None: not the bot).
+    conversation_id: Optional[str] = None
 
 
 class EscalationClient:
     """The escalation API, as the assistant needs it: KB search, open and look up tickets."""
 
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, public_url: Optional[str] = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.public_url = (public_url or base_url).rstrip("/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "EscalationClient":
@@ -109,7 +118,12 @@ class EscalationClient:
             base_url=setting("CARE_API_URL"),
             token=setting("CARE_SERVICE_TOKEN"),
             timeout=float(setting("CARE_API_TIMEOUT")),
+            public_url=environ.get(PUBLIC_URL_SETTING) or None,
         )
+
+    def tracking_url(self, number: str) -> str:
+        """The customer's tracking page for a ticket (number + e-mail); no API call."""
+        return f"{self.public_url}/track?{urlencode({'number': number})}"
 
     async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
         """`GET /api/v1/kb/search`: the public articles that best answer `query`."""
@@ -176,6 +190,7 @@ class EscalationClient:
             subject=body.get("subject"),
             created_at=body.get("created_at"),
             assignee=body.get("assignee"),
+            conversation_id=body.get("conversation_id"),
         )
 
     async def _request(

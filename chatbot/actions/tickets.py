@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, Slo
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
-from .escalation_client import ApiError, EscalationError, ServiceUnavailable
+from .escalation_client import ApiError, EscalationError, ServiceUnavailable, TicketInfo
 from .kb_answer import agent_owns_conversation, resend_handoff
 
 logger = logging.getLogger(__name__)
@@ -222,6 +222,16 @@ def build_ticket_payload(tracker: Tracker) -> dict[str, Any]:
 
 
 class ActionCheckTicketStatus(Action):
+    """Tells the status of this conversation's own ticket, and of no other.
+
+    Ticket numbers are sequential, so telling the status of any number typed in the chat would
+    let anyone enumerate every customer's tickets. A ticket is this conversation's when it is
+    the `ticket_number` slot (set only by action_open_ticket) or when the service says this
+    conversation (`sender_id`) opened it. Any other number — someone else's ticket or no
+    ticket at all — gets the same answer, pointing to the tracking page (number + e-mail) and
+    the widget's "My tickets", so the answer does not even say whether the number exists.
+    """
+
     def name(self) -> str:
         return "action_check_ticket_status"
 
@@ -232,13 +242,22 @@ class ActionCheckTicketStatus(Action):
         if number is None:
             dispatcher.utter_message(response="utter_ask_ticket_number")
             return []
+        client = escalation_client.get_client()
         try:
-            info = await escalation_client.get_client().get_ticket(number)
+            info = await client.get_ticket(number)
         except EscalationError as exc:
             logger.warning("ticket lookup %s failed: %s", number, exc)
             dispatcher.utter_message(response="utter_ticket_status_unavailable")
             return []
+        if not is_own_ticket(tracker, number, info):
+            dispatcher.utter_message(
+                response="utter_ticket_status_elsewhere",
+                ticket=number,
+                track_url=client.tracking_url(number),
+            )
+            return []
         if info is None:
+            # The slot's ticket, unknown to the service (e.g. its database was replaced).
             dispatcher.utter_message(response="utter_ticket_not_found", ticket=number)
             return []
         status_text = STATUS_TEXT.get(info.status, info.status.replace("_", " "))
@@ -248,8 +267,21 @@ class ActionCheckTicketStatus(Action):
         return []
 
 
+def is_own_ticket(tracker: Tracker, number: str, info: Optional[TicketInfo]) -> bool:
+    """Whether `number` is the ticket opened in this conversation."""
+    own_number = str(tracker.get_slot("ticket_number") or "").upper()
+    if own_number and number.upper() == own_number:
+        return True
+    return bool(
+        info is not None and tracker.sender_id and info.conversation_id == tracker.sender_id
+    )
+
+
 def requested_ticket_number(tracker: Tracker) -> Optional[str]:
-    """The ticket number in the latest message, else this conversation's own ticket."""
+    """The ticket number in the latest message, else this conversation's own ticket.
+
+    Only a number; whether the customer may hear its status is `is_own_ticket`'s call.
+    """
     for value in tracker.get_latest_entity_values("ticket_number"):
         match = TICKET_RE.search(str(value))
         if match:

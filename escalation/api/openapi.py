@@ -29,11 +29,15 @@ TICKET_CREATED = {"type": "object", "required": ["number", "token", "status", "o
                   "properties": {"number": {"type": "string", "pattern": "^CR-[0-9]+$"},
                                  "token": {"type": "string"}, "status": {"type": "string"},
                                  "owner": {"type": "string"}, "tracking_url": {"type": "string"}}}
-TICKET = {"type": "object", "required": ["number", "status", "owner", "subject", "created_at", "assignee"],
+TICKET = {"type": "object",
+          "required": ["number", "status", "owner", "subject", "created_at", "assignee", "conversation_id"],
           "properties": {"number": {"type": "string"}, "status": {"type": "string"}, "owner": {"type": "string"},
                          "subject": {"type": "string"}, "priority": {"type": "string"},
                          "category": {"type": "string"}, "created_at": {"type": "string"},
-                         "assignee": {"type": ["string", "null"]}}}
+                         "assignee": {"type": ["string", "null"]},
+                         "conversation_id": {"type": ["string", "null"],
+                                             "description": "The bot conversation (Rasa sender id) that "
+                                                            "opened the ticket; null when none did"}}}
 MESSAGE = {"type": "object", "required": ["id", "author", "author_name", "body", "created_at"],
            "properties": {"id": {"type": "integer"}, "author": {"type": "string"},
                           "author_name": {"type": "string"}, "body": {"type": "string"},

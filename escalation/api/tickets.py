@@ -15,11 +15,14 @@ from .schemas import TicketCreate, parse
 
 
 def ticket_summary(ticket: Ticket) -> dict[str, Any]:
+    # conversation_id (the Rasa sender id that opened the ticket; null for e-mail tickets) lets
+    # the bot tell a ticket's status only inside the conversation that opened it.
     return {
         "number": ticket.number, "status": ticket.status, "owner": ticket.owner,
         "subject": ticket.subject, "priority": ticket.priority, "category": ticket.category,
         "created_at": ticket.created_at.isoformat(),
         "assignee": ticket.assignee.name if ticket.assignee else None,
+        "conversation_id": ticket.conversation_id,
     }
 
 

@@ -18,7 +18,10 @@ class FakeEscalationClient:
     """Same methods as the real client; answers from in-memory data and records calls.
 
     `down = True` makes every call raise ServiceUnavailable, as when the service is off.
+    A ticket keeps the `conversation_id` of the payload that opened it, as the service does.
     """
+
+    public_url = "http://care.test"
 
     def __init__(self) -> None:
         self.articles: list[KbHit] = []
@@ -53,10 +56,11 @@ class FakeEscalationClient:
             token=f"token-{number}",
             status="new",
             owner="queued",
-            tracking_url=f"http://care.test/track?number={number}",
+            tracking_url=self.tracking_url(number),
             created=True,
         )
-        self.tickets[number] = TicketInfo(number, "new", "queued", None, None, None)
+        self.tickets[number] = TicketInfo(number, "new", "queued", None, None, None,
+                                          conversation_id=payload.get("conversation_id"))
         self._receipts[idempotency_key] = (payload, receipt)
         return receipt
 
@@ -70,6 +74,9 @@ class FakeEscalationClient:
         self.calls.append(("get_ticket", number))
         self._fail_if_down()
         return self.tickets.get(number)
+
+    def tracking_url(self, number: str) -> str:
+        return f"{self.public_url}/track?number={number}"
 
     def _fail_if_down(self) -> None:
         if self.down:

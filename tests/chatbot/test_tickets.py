@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 
-from actions import tickets
+from actions import escalation_client, tickets
 from actions.escalation_client import ApiError
 from actions.tickets import ActionCheckTicketStatus, ActionOpenTicket, ValidateTicketForm
 from conftest import bot_event, make_tracker, messages, run, user_event
@@ -307,12 +307,22 @@ def test_email_validation(typed, expected, dispatcher):
 # --- ticket status ------------------------------------------------------------------------
 
 
-def status_tracker(text, entities=None, slots=None):
-    return make_tracker([user_event(text, "check_ticket_status", entities=entities)], slots)
+def status_tracker(text, entities=None, slots=None, sender_id="conv-1"):
+    return make_tracker([user_event(text, "check_ticket_status", entities=entities)], slots,
+                        sender_id=sender_id)
 
 
-def test_status_of_the_ticket_named_in_the_message(fake_client, dispatcher):
-    run(fake_client.open_ticket({"name": "Laura"}, "key-0"))
+def elsewhere(number):
+    return [
+        {"response": "utter_ticket_status_elsewhere", "template": "utter_ticket_status_elsewhere",
+         "ticket": number, "track_url": f"http://care.test/track?number={number}"}
+    ]
+
+
+def test_status_of_a_ticket_opened_in_this_conversation(fake_client, dispatcher):
+    # The slot is gone (e.g. a new session without it), but the service says this
+    # conversation opened the ticket.
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": "conv-1"}, "key-0"))
     tracker = status_tracker("status of cr-10001?",
                              [{"entity": "ticket_number", "value": "cr-10001"}])
 
@@ -327,24 +337,88 @@ def test_status_of_the_ticket_named_in_the_message(fake_client, dispatcher):
 
 
 def test_status_defaults_to_this_conversations_ticket(fake_client, dispatcher):
-    run(fake_client.open_ticket({"name": "Laura"}, "key-0"))
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": "conv-1"}, "key-0"))
     tracker = status_tracker("any update on my ticket?", slots={"ticket_number": "CR-10001"})
-
-    run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
-
-    assert messages(dispatcher)[0]["ticket"] == "CR-10001"
-
-
-def test_unknown_ticket_says_so(fake_client, dispatcher):
-    tracker = status_tracker("what about CR-99999")
 
     events = run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
 
+    assert fake_client.calls[-1] == ("get_ticket", "CR-10001")
     assert messages(dispatcher) == [
-        {"response": "utter_ticket_not_found", "template": "utter_ticket_not_found",
-         "ticket": "CR-99999"}
+        {"response": "utter_ticket_status", "template": "utter_ticket_status",
+         "ticket": "CR-10001", "status_text": "open and waiting for an agent"}
     ]
     assert events == []
+
+
+def test_the_number_in_the_slot_is_this_conversations_ticket(fake_client, dispatcher):
+    # Opened by this conversation's action_open_ticket: its number is in the slot.
+    run(fake_client.open_ticket({"name": "Laura"}, "key-0"))
+    tracker = status_tracker("status of CR-10001", slots={"ticket_number": "CR-10001"},
+                             sender_id="conv-2")
+
+    run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
+
+    assert messages(dispatcher) == [
+        {"response": "utter_ticket_status", "template": "utter_ticket_status",
+         "ticket": "CR-10001", "status_text": "open and waiting for an agent"}
+    ]
+
+
+def test_another_conversations_ticket_gets_no_status(fake_client, dispatcher):
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": "conv-1"}, "key-0"))
+    tracker = status_tracker("status of CR-10001",
+                             [{"entity": "ticket_number", "value": "CR-10001"}],
+                             sender_id="conv-2")
+
+    events = run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
+
+    assert messages(dispatcher) == elsewhere("CR-10001")
+    assert "waiting" not in str(messages(dispatcher))
+    assert events == []
+
+
+def test_another_ticket_than_the_one_in_the_slot_gets_no_status(fake_client, dispatcher):
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": "conv-1"}, "key-0"))
+    run(fake_client.open_ticket({"name": "Sam", "conversation_id": "conv-2"}, "key-1"))
+    tracker = status_tracker("and CR-10002?", slots={"ticket_number": "CR-10001"})
+
+    run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
+
+    assert messages(dispatcher) == elsewhere("CR-10002")
+
+
+def test_a_ticket_the_bot_did_not_open_gets_no_status(fake_client, dispatcher):
+    # E-mail tickets have no conversation: no chat is theirs.
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": None}, "key-0"))
+
+    run(ActionCheckTicketStatus().run(dispatcher, status_tracker("status of CR-10001"), {}))
+
+    assert messages(dispatcher) == elsewhere("CR-10001")
+
+
+def test_an_unknown_number_gets_the_same_answer_as_someone_elses_ticket(fake_client, dispatcher):
+    run(fake_client.open_ticket({"name": "Laura", "conversation_id": "conv-1"}, "key-0"))
+    someone_elses, unknown = dispatcher, type(dispatcher)()
+
+    run(ActionCheckTicketStatus().run(
+        someone_elses, status_tracker("status of CR-10001", sender_id="conv-2"), {}))
+    events = run(ActionCheckTicketStatus().run(
+        unknown, status_tracker("what about CR-10002", sender_id="conv-2"), {}))
+
+    assert messages(unknown) == elsewhere("CR-10002")
+    assert messages(someone_elses) == elsewhere("CR-10001")
+    assert events == []
+
+
+def test_this_conversations_ticket_unknown_to_the_service(fake_client, dispatcher):
+    tracker = status_tracker("any update?", slots={"ticket_number": "CR-10001"})
+
+    run(ActionCheckTicketStatus().run(dispatcher, tracker, {}))
+
+    assert messages(dispatcher) == [
+        {"response": "utter_ticket_not_found", "template": "utter_ticket_not_found",
+         "ticket": "CR-10001"}
+    ]
 
 
 def test_no_ticket_number_asks_for_one(fake_client, dispatcher):
@@ -356,12 +430,31 @@ def test_no_ticket_number_asks_for_one(fake_client, dispatcher):
     assert (events, fake_client.calls) == ([], [])
 
 
-def test_status_lookup_with_the_service_down(fake_client, dispatcher):
+@pytest.mark.parametrize("slots", [None, {"ticket_number": "CR-10001"}])
+def test_status_lookup_with_the_service_down(fake_client, dispatcher, slots):
     fake_client.down = True
 
-    run(ActionCheckTicketStatus().run(dispatcher, status_tracker("status of CR-10001"), {}))
+    events = run(ActionCheckTicketStatus().run(
+        dispatcher, status_tracker("status of CR-10001", slots=slots), {}))
 
     assert messages(dispatcher) == [
         {"response": "utter_ticket_status_unavailable",
          "template": "utter_ticket_status_unavailable"}
     ]
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"CARE_API_URL": "http://10.0.0.5:5000", "CARE_PUBLIC_URL": "https://care.example.com/"},
+         "https://care.example.com/track?number=CR-10001"),
+        # No public URL: the tracking link is built from the API URL.
+        ({"CARE_API_URL": "http://10.0.0.5:5000/"}, "http://10.0.0.5:5000/track?number=CR-10001"),
+        ({}, "http://127.0.0.1:5000/track?number=CR-10001"),
+    ],
+)
+def test_the_tracking_link_uses_the_public_url(environ, expected):
+    client = escalation_client.EscalationClient.from_env(environ)
+
+    assert client.tracking_url("CR-10001") == expected

@@ -74,6 +74,20 @@ def test_ticket_status_by_number(client, bot_headers):
     assert body["assignee"] is None
 
 
+def test_ticket_status_carries_the_conversation_that_opened_it(client, bot_headers):
+    # The bot tells a ticket's status only in the conversation that opened it.
+    create(client, bot_headers)
+    create(client, bot_headers, key="key-2", conversation_id=None)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schema = spec["paths"]["/tickets/{number}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    first = client.get("/api/v1/tickets/CR-10001", headers=bot_headers).get_json()
+    second = client.get("/api/v1/tickets/CR-10002", headers=bot_headers).get_json()
+    assert first["conversation_id"] == "conv-1"
+    assert second["conversation_id"] is None
+    assert set(schema["required"]) <= set(first) and "conversation_id" in schema["required"]
+    assert set(first) <= set(schema["properties"])
+
+
 def test_unknown_ticket_number(client, bot_headers):
     error = assert_error(client.get("/api/v1/tickets/CR-99999", headers=bot_headers), 404, "ticket_not_found")
     assert "CR-" in error["message"]
