@@ -41,3 +41,20 @@ def login(page: Page, stack: RunningStack, username: str) -> None:
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+
+
+def hand_over(page: Page, name: str, email: str) -> tuple[str, int]:
+    """Ask for a person, give name and e-mail, wait for the ticket banner.
+
+    Returns the ticket number and the bot-message count before the e-mail was sent (for
+    :func:`bot_says` on the confirmation)."""
+    n = send(page, "I want to talk to a person")
+    bot_says(page, "name", after=n)
+    n = send(page, name)
+    bot_says(page, "e-?mail", after=n)
+    n = send(page, email)
+    banner = page.get_by_test_id("cc-ticket")
+    expect(banner).to_contain_text(re.compile(r"CR-\d{5}"), timeout=TIMEOUT)
+    match = re.search(r"CR-\d{5}", banner.inner_text())
+    assert match is not None
+    return match.group(0), n

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..browser import ARTIFACTS
-from .chat import TIMEOUT, bot_says, login, send
+from .chat import bot_says, hand_over, login, send
 from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -28,14 +28,7 @@ def test_question_answered_then_handed_over_to_an_agent(live_stack: RunningStack
     n = send(customer, QUESTION)
     # the answer comes from the reactivation article (found by the KB search through Rasa)
     bot_says(customer, re.escape(ARTICLE_TITLE), after=n)
-    n = send(customer, "I want to talk to a person")
-    bot_says(customer, "name", after=n)
-    n = send(customer, "Laura Smith")
-    bot_says(customer, "e-?mail", after=n)
-    n = send(customer, "laura@example.com")
-    banner = customer.get_by_test_id("cc-ticket")
-    expect(banner).to_contain_text(re.compile(r"CR-\d{5}"), timeout=TIMEOUT)
-    number = re.search(r"CR-\d{5}", banner.inner_text()).group(0)  # type: ignore[union-attr]
+    number, n = hand_over(customer, "Laura Smith", "laura@example.com")
     bot_says(customer, re.escape(number), after=n)
     customer.screenshot(path=str(ARTIFACTS / "e2e-widget-ticket.png"))
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import create_engine, text
 
 from ..browser import ARTIFACTS
-from .chat import TIMEOUT, bot_messages, bot_says, login, send
+from .chat import TIMEOUT, bot_messages, bot_says, hand_over, login, send
 from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -85,14 +85,8 @@ def test_live_handoff_from_question_to_rating(live_stack: RunningStack, browser)
         expect(article).to_have_title(re.compile(re.escape(card_title)))
         article.close()
 
-        n = send(customer, "I want to talk to a person")
-        bot_says(customer, "name", after=n)
-        n = send(customer, CUSTOMER)
-        bot_says(customer, "e-?mail", after=n)
-        n = send(customer, EMAIL)
+        number, n = hand_over(customer, CUSTOMER, EMAIL)
         banner = customer.get_by_test_id("cc-ticket")
-        expect(banner).to_contain_text(re.compile(r"CR-\d{5}"), timeout=TIMEOUT)
-        number = re.search(r"CR-\d{5}", banner.inner_text()).group(0)  # type: ignore[union-attr]
         expect(banner).to_have_text(f"Ticket {number} — a person from our team will join shortly")
         bot_says(customer, re.escape(number), after=n)
         token = json.loads(stored(customer, "handoff"))["token"]
