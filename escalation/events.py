@@ -4,6 +4,8 @@ Every message and status change adds a :class:`TicketEvent` row in the same tran
 the change. After the commit its id is announced on the bus; streams waiting on that ticket
 wake up and read the rows after their last id, so a reconnect with ``Last-Event-ID``
 resumes exactly and nothing depends on the announcement arriving (it only saves a wait).
+An announcement wakes only the streams of its ticket, and those streams share one read of
+the new rows (:class:`SharedQueries`) instead of one query each.
 
 Buses: :class:`LocalBus` (threads in one process) and :class:`RedisBus` (several
 processes: each subscribes to one Redis channel and relays into its local bus).
@@ -13,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, current_app
@@ -27,24 +31,63 @@ log = logging.getLogger("escalation.events")
 CHANNEL = "care:ticket-events"
 
 
+class _Waiters:
+    """The streams waiting on one ticket: a condition on the bus's lock, and how many wait."""
+
+    __slots__ = ("cond", "count")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.count = 0
+
+
 class LocalBus:
+    """Latest announced event id per ticket; waiters wake only for their own ticket.
+
+    One lock guards everything, but each ticket with waiters has its own condition, so an
+    announcement on ticket A wakes A's waiters only. The condition is dropped when its last
+    waiter leaves; ``latest`` (one int per ticket announced in this process) stays readable.
+    """
+
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._latest: dict[int, int] = {}
+        self._waiters: dict[int, _Waiters] = {}
 
     def announce(self, ticket_id: int, event_id: int) -> None:
-        with self._cond:
+        with self._lock:
             self._latest[ticket_id] = max(event_id, self._latest.get(ticket_id, 0))
-            self._cond.notify_all()
+            waiters = self._waiters.get(ticket_id)
+            if waiters is not None:
+                waiters.cond.notify_all()
 
     def latest(self, ticket_id: int) -> int:
-        with self._cond:
+        with self._lock:
             return self._latest.get(ticket_id, 0)
 
-    def wait(self, ticket_id: int, seen: int, timeout: float) -> bool:
+    def wait(self, ticket_id: int, seen: int, timeout: float | None) -> bool:
         """True when an event newer than ``seen`` (a :meth:`latest` reading) was announced."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._latest.get(ticket_id, 0) > seen, timeout)
+        with self._lock:
+            if self._latest.get(ticket_id, 0) > seen:
+                return True
+            waiters = self._waiters.get(ticket_id)
+            if waiters is None:
+                waiters = self._waiters[ticket_id] = _Waiters(self._lock)
+            waiters.count += 1
+            try:
+                return waiters.cond.wait_for(lambda: self._latest.get(ticket_id, 0) > seen, timeout)
+            finally:
+                waiters.count -= 1
+                if waiters.count == 0 and self._waiters.get(ticket_id) is waiters:
+                    del self._waiters[ticket_id]
+
+    def waiting(self, ticket_id: int | None = None) -> int:
+        """Streams waiting now, on ``ticket_id`` or on all tickets (for tests and metrics)."""
+        with self._lock:
+            if ticket_id is not None:
+                waiters = self._waiters.get(ticket_id)
+                return waiters.count if waiters is not None else 0
+            return sum(waiters.count for waiters in self._waiters.values())
 
     def publish(self, ticket_id: int, event_id: int) -> None:
         self.announce(ticket_id, event_id)
@@ -67,8 +110,6 @@ class RedisBus(LocalBus):
             log.warning("could not publish to redis (%s); other processes will see it on their next poll", exc)
 
     def _listen(self) -> None:
-        import time
-
         import redis
 
         while True:
@@ -112,6 +153,7 @@ def _after_rollback(session: Session, _transaction: object) -> None:
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL") or ""
     app.extensions["care_bus"] = RedisBus(url) if url else LocalBus()
+    app.extensions["care_shared_queries"] = SharedQueries()
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
         sa_event.listen(Session, "after_soft_rollback", _after_rollback)
@@ -121,30 +163,128 @@ def bus() -> LocalBus:
     return current_app.extensions["care_bus"]
 
 
+PAGE = 500
+"""Most events one stream read returns; a full page is followed by another read at once."""
+
+
 def events_after(session: Session, ticket_id: int, after_id: int, *, include_internal: bool) -> list[TicketEvent]:
     query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id, TicketEvent.id > after_id)
     if not include_internal:
         query = query.where(TicketEvent.public.is_(True))
-    return list(session.scalars(query.order_by(TicketEvent.id).limit(500)))
+    return list(session.scalars(query.order_by(TicketEvent.id).limit(PAGE)))
+
+
+Frame = tuple[int, str, str]
+"""One event as a stream sends it: (id, kind, payload as JSON text) — immutable plain data."""
+
+SHARED_QUERY_TTL = 1.0
+"""Seconds a shared :func:`events_after` result may be reused (capped at half the heartbeat)."""
+
+
+class _Flight:
+    __slots__ = ("done", "frames", "finished_at")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.frames: tuple[Frame, ...] | None = None
+        self.finished_at = 0.0
+
+
+class SharedQueries:
+    """Single-flight, short-lived cache of stream reads, shared by the threads of one process.
+
+    The key is (ticket_id, after_id, include_internal, latest announced id read *before* the
+    query): the watchers of one ticket woken by one announcement all ask the same thing, the
+    first runs the query and the others wait for and reuse its frames. A result is reused for
+    at most ``max_age`` seconds (below the heartbeat), so a stream that re-reads after a
+    heartbeat because an announcement never came still reads the database afresh. A failed
+    query is not shared: each waiter then runs its own.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._flights: OrderedDict[tuple[int, int, bool, int], _Flight] = OrderedDict()
+        self._max_entries = max_entries
+
+    def get(self, key: tuple[int, int, bool, int], load: Callable[[], list[Frame]], *,
+            max_age: float, wait: float = 60.0) -> tuple[Frame, ...]:
+        now = time.monotonic()
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is not None and flight.done.is_set() and now - flight.finished_at > max_age:
+                del self._flights[key]
+                flight = None
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+                self._prune(now, max_age)
+        if leader:
+            try:
+                flight.frames = tuple(load())
+                return flight.frames
+            finally:
+                flight.finished_at = time.monotonic()
+                if flight.frames is None:
+                    self._forget(key, flight)
+                flight.done.set()
+        if flight.done.wait(wait) and flight.frames is not None:
+            return flight.frames
+        return tuple(load())  # the leader failed or hangs: read on our own
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._flights)
+
+    def _forget(self, key: tuple[int, int, bool, int], flight: _Flight) -> None:
+        with self._lock:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+
+    def _prune(self, now: float, max_age: float) -> None:
+        """Drop finished entries past ``max_age`` (oldest first), then the oldest over the cap."""
+        for key in [key for key, flight in self._flights.items()
+                    if flight.done.is_set() and now - flight.finished_at > max_age]:
+            del self._flights[key]
+        while len(self._flights) > self._max_entries:
+            self._flights.popitem(last=False)
+
+
+def event_frames(session: Session, ticket_id: int, after_id: int, *, include_internal: bool) -> list[Frame]:
+    """The frames after ``after_id``, as plain data detached from the session."""
+    rows = events_after(session, ticket_id, after_id, include_internal=include_internal)
+    return [(row.id, row.kind, json.dumps(row.payload)) for row in rows]
 
 
 def sse_stream(app: Flask, ticket_id: int, after_id: int, *, include_internal: bool,
                heartbeat: float = 15.0, max_seconds: float = 3600.0) -> Iterator[str]:
-    """Yield SSE frames for events after ``after_id``; comments keep idle proxies open."""
-    import time
+    """Yield SSE frames for events after ``after_id``; comments keep idle proxies open.
 
+    The watchers of one ticket share their reads (:class:`SharedQueries`): one query per
+    announcement and process, not one per open stream.
+    """
     from .db import db
 
     started = time.monotonic()
     yield "retry: 2000\n\n"
     bus: LocalBus = app.extensions["care_bus"]
+    shared: SharedQueries = app.extensions["care_shared_queries"]
+    max_age = min(SHARED_QUERY_TTL, heartbeat / 2)
+
+    def load(after: int) -> list[Frame]:
+        with app.app_context():
+            return event_frames(db.session, ticket_id, after, include_internal=include_internal)
+
     while time.monotonic() - started < max_seconds:
         seen = bus.latest(ticket_id)
-        with app.app_context():
-            rows = events_after(db.session, ticket_id, after_id, include_internal=include_internal)
-            frames = [(row.id, row.kind, row.payload) for row in rows]
-        for event_id, kind, payload in frames:
+        frames = shared.get((ticket_id, after_id, include_internal, seen),
+                            lambda after=after_id: load(after), max_age=max_age)
+        for event_id, kind, data in frames:
             after_id = event_id
-            yield f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(payload)}\n\n"
-        if not frames and not bus.wait(ticket_id, seen, heartbeat):
+            yield f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
+        if len(frames) >= PAGE:
+            continue  # a full page: more may be waiting already
+        # The read above started after ``seen`` was announced, so it holds every event up to
+        # ``seen``; a later event's announcement makes ``wait`` return at once. No second
+        # read just to find the page empty.
+        if not bus.wait(ticket_id, seen, heartbeat):
             yield ": keep-alive\n\n"

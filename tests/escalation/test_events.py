@@ -95,3 +95,180 @@ def test_local_bus_wait_returns_on_announce():
     assert bus.wait(7, seen, timeout=5) is True
     assert bus.latest(7) == 42
     assert bus.wait(7, 42, timeout=0.05) is False
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+class CountedSeen(int):
+    """A ``seen`` value that counts how often the bus compares it (once per wake-up)."""
+
+    def __new__(cls, value):
+        self = super().__new__(cls, value)
+        self.checks = 0
+        return self
+
+    def __lt__(self, other):
+        self.checks += 1
+        return int(self) < other
+
+    def __gt__(self, other):
+        self.checks += 1
+        return int(self) > other
+
+
+def test_announcing_one_ticket_does_not_wake_the_waiters_of_another():
+    bus = events.LocalBus()
+    result = {}
+    seen_b = CountedSeen(bus.latest(2))
+    waiter_b = threading.Thread(target=lambda: result.update(b=bus.wait(2, seen_b, timeout=1.0)))
+    waiter_a = threading.Thread(target=lambda: result.update(a=bus.wait(1, bus.latest(1), timeout=30)))
+    waiter_b.start()
+    waiter_a.start()
+    wait_until(lambda: bus.waiting(2) == 1 and bus.waiting(1) == 1)
+    announced = 0
+    while waiter_b.is_alive():
+        announced += 1
+        bus.announce(1, announced)
+        time.sleep(0.002)
+    waiter_a.join(30)
+    assert result == {"a": True, "b": False}
+    assert announced >= 20
+    # B's condition was checked on entry and once at its timeout, never per announcement on A
+    assert seen_b.checks <= 4, f"ticket 2's waiter woke {seen_b.checks} times for {announced} announcements on ticket 1"
+    assert bus.latest(1) == announced and bus.latest(2) == 0
+
+
+def test_waiter_entries_are_removed_when_the_last_waiter_leaves():
+    bus = events.LocalBus()
+    results = []
+    threads = [threading.Thread(target=lambda t=t: results.append((t, bus.wait(t, 0, timeout=0.5 if t == 2 else 30))))
+               for t in (1, 1, 1, 2)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: bus.waiting(1) == 3)
+    bus.announce(1, 10)
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == [(1, True), (1, True), (1, True), (2, False)]
+    assert bus.waiting() == 0
+    assert bus._waiters == {}
+    assert bus.latest(1) == 10  # still readable without waiters
+    assert bus.wait(1, 5, timeout=0) is True  # already newer: returns at once, registers nothing
+    assert bus._waiters == {}
+
+
+def test_shared_queries_single_flight_and_failures():
+    shared = events.SharedQueries(max_entries=4)
+    calls = []
+    release = threading.Event()
+
+    def slow_load():
+        calls.append(1)
+        release.wait(30)
+        return [(5, "message", '{"body": "hi"}')]
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(shared.get((1, 0, False, 5), slow_load, max_age=30)))
+               for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(calls) == 1)
+    time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(calls) == 1 and results == [((5, "message", '{"body": "hi"}'),)] * 10
+    # expired: read again
+    assert shared.get((1, 0, False, 5), lambda: [], max_age=0) == ()
+
+    def failing():
+        raise RuntimeError("db down")
+
+    try:
+        shared.get((2, 0, False, 1), failing, max_age=30)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the leader's error must reach it")
+    assert shared.get((2, 0, False, 1), lambda: [(1, "status", "{}")], max_age=30) == ((1, "status", "{}"),)
+    for n in range(10):
+        shared.get((3, n, False, 1), lambda: [], max_age=30)
+    assert len(shared) <= 4
+
+
+def test_many_watchers_of_one_ticket_share_one_query_per_event(app, client, bot_headers, monkeypatch):
+    from sqlalchemy import event as sa_event
+
+    from escalation.models import Ticket
+
+    monkeypatch.setattr(events, "SHARED_QUERY_TTL", 30.0)
+    opened = handed_over(app, client, bot_headers)
+    with app.app_context():
+        ticket_id = tickets.get_by_number(db.session, opened["number"]).id
+        start = max(row.id for row in events.events_after(db.session, ticket_id, 0, include_internal=True))
+    bus = app.extensions["care_bus"]
+    customers, agents = 12, 4
+    received = {}
+
+    def watch(name, include_internal, expected):
+        stream = events.sse_stream(app, ticket_id, start, include_internal=include_internal, heartbeat=60)
+        got = received.setdefault(name, [])
+        try:
+            for chunk in stream:
+                if chunk.startswith("id: "):
+                    lines = dict(line.split(": ", 1) for line in chunk.strip().splitlines())
+                    got.append((int(lines["id"]), lines["event"], json.loads(lines["data"])))
+                    if len(got) == expected:
+                        return
+        finally:
+            stream.close()
+
+    watchers = [threading.Thread(target=watch, args=(f"customer-{n}", False, 2), name=f"watcher-c{n}", daemon=True)
+                for n in range(customers)]
+    watchers += [threading.Thread(target=watch, args=(f"agent-{n}", True, 3), name=f"watcher-a{n}", daemon=True)
+                 for n in range(agents)]
+    for thread in watchers:
+        thread.start()
+    wait_until(lambda: bus.waiting(ticket_id) == customers + agents)
+
+    queries = []
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        if threading.current_thread().name.startswith("watcher") and "ticket_events" in statement:
+            queries.append(statement)
+
+    engine = app.extensions["care_engine"]
+    sa_event.listen(engine, "before_cursor_execute", count)
+    written = []
+    try:
+        for body, public in (("first", True), ("internal", False), ("second", True)):
+            with app.app_context():
+                ticket = db.session.get(Ticket, ticket_id)
+                events.record(db.session, ticket, "message", {"body": body}, public=public)
+                db.session.commit()
+                written.append(max(row.id for row in events.events_after(db.session, ticket_id, 0,
+                                                                         include_internal=True)))
+            wait_until(lambda: all(len(received.get(f"agent-{n}", [])) == len(written) for n in range(agents)))
+            wait_until(lambda: bus.waiting(ticket_id) == customers + agents or not any(t.is_alive() for t in watchers))
+        for thread in watchers:
+            thread.join(30)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+    assert not any(thread.is_alive() for thread in watchers)
+    first, internal, second = written
+    for n in range(customers):
+        assert received[f"customer-{n}"] == [(first, "message", {"body": "first"}),
+                                             (second, "message", {"body": "second"})]
+    for n in range(agents):
+        assert received[f"agent-{n}"] == [(first, "message", {"body": "first"}),
+                                          (internal, "message", {"body": "internal"}),
+                                          (second, "message", {"body": "second"})]
+    # at most one read per event for the customers' streams and one for the agents', not one per stream
+    assert 1 <= len(queries) <= 2 * len(written), queries
+    assert bus.waiting(ticket_id) == 0 and ticket_id not in bus._waiters
