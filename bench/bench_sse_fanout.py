@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from careops.processes import VENV, Process, free_port  # noqa: E402
 from careops.supervisor import Supervisor  # noqa: E402
+from pgdb import create_database  # noqa: E402
 
-ADMIN_URL = os.environ.get("CARE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TOKEN = "bench-service-token"
 
 
@@ -273,17 +273,6 @@ async def run_scenario(sc: Scenario, publish_url: tuple[str, int], stream_urls: 
 
 
 # ------------------------------------------------------------------------------------ orchestration
-
-
-def create_database(name: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def start_services(count: int, url: str, threads: int, redis: str, workdir: Path) -> tuple[Supervisor, list, list]:

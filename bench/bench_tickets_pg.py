@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -52,6 +51,7 @@ import logging  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from escalation import create_app  # noqa: E402
+from pgdb import create_database, database_exists, database_url as db_url  # noqa: E402
 from escalation.db import db  # noqa: E402
 from escalation.models import (AuditEntry, BotOutcome, Customer, Message, Survey, Ticket,  # noqa: E402
                                TicketEvent, User)
@@ -59,7 +59,6 @@ from escalation.schema import alembic_config  # noqa: E402
 from escalation.triage import CATEGORIES  # noqa: E402
 from escalation.users import seed_demo_users  # noqa: E402
 
-ADMIN_URL = os.environ.get("CARE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "bench-password-1"
 TOKEN = "bench-service-token"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -117,10 +116,6 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def db_url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
 def ts(value: datetime | None) -> str:
     return "\\N" if value is None else value.isoformat()
 
@@ -130,22 +125,6 @@ def esc(value: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- fill
-
-
-def create_database(name: str) -> None:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-
-
-def database_exists(name: str) -> bool:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is not None
-    admin.dispose()
-    return found
 
 
 def make_app(url: str):  # type: ignore[no-untyped-def]
@@ -444,7 +423,7 @@ def measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
     assert reply.status_code in (302, 303), reply.status_code
     with app.app_context():
         old = db.session.execute(text("SELECT number, c.email FROM tickets t JOIN customers c ON c.id = t.customer_id "
-                                      "WHERE t.id = 4242")).one()
+                                      "WHERE t.id = (SELECT least(4242, max(id)) FROM tickets)")).one()
     rows: list[tuple[str, list[float], list[int], str]] = []
     dashboard_statements: list[list[tuple[str, Any, float]]] = []
     slow: dict[str, tuple[str, Any, float]] = {}

@@ -132,13 +132,18 @@ def guard_for_request() -> Guard | None:
     """The guard that applies to this request, if any (the single list of guarded requests)."""
     if request.method == "POST" and request.endpoint == "auth.login":
         return GUARD_LOGIN
-    if request.method == "POST" and request.endpoint == "public.track":
-        return GUARD_LOOKUP
+    if request.method == "POST" and request.endpoint in ("public.track", "api.conversations_lookup"):
+        return GUARD_LOOKUP  # the lookup route counts each unknown token itself (count_failure)
     # every API route that takes a conversation token: the token is the credential
     if request.blueprint == "api" and request.method in {"GET", "HEAD", "POST"} \
             and "token" in (request.view_args or {}):
         return GUARD_LOOKUP
     return None
+
+
+def count_failure(guard: Guard) -> None:
+    """One failed guess by this client (the lookup route calls it once per unknown token)."""
+    limiter().fail(guard.bucket, client_key(), int(current_app.config["RATE_LIMIT_WINDOW"]))
 
 
 def client_key() -> str:
@@ -205,5 +210,5 @@ def init_app(app: Flask) -> None:
     def count_failures(response: Response) -> Response:
         guard = guard_for_request()
         if guard is not None and response.status_code == guard.failure_status:
-            limiter().fail(guard.bucket, client_key(), int(current_app.config["RATE_LIMIT_WINDOW"]))
+            count_failure(guard)
         return response

@@ -66,8 +66,7 @@ def _customer(session: Session, name: str, email: str) -> Customer:
         session.execute(insert(Customer).values(name=name.strip(), email=email, created_at=utcnow())
                         .on_conflict_do_nothing(index_elements=["email"]))
         customer = session.scalar(select(Customer).where(Customer.email == email))
-        if customer is None:  # pragma: no cover - the row was inserted or is committed by now
-            raise Conflict("Could not save the customer; please try again.", code="retry")
+        assert customer is not None  # inserted here, or committed by the transaction waited for
     elif name.strip() and customer.name != name.strip():
         customer.name = name.strip()
     return customer

@@ -67,12 +67,14 @@ class Index:
         internal = np.array([a is not None and articles[a].audience == "internal"
                              for a in row_article], dtype=bool)
         alive = np.array([a is not None for a in row_article], dtype=bool)
-        question_rows = frozenset(i for i, c in enumerate(row_chunks)
-                                  if c is not None and c.kind == "question")
-        first_section: dict[str, int] = {}
+        questions: set[int] = set()
+        first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
         for i, c in enumerate(row_chunks):
-            if c is not None and c.kind != "question":
+            if c is not None and c.kind == "question":
+                questions.add(i)
+            elif c is not None:
                 first_section.setdefault(c.article_id, i)
+        question_rows = frozenset(questions)
         keyword = keyword or self._keyword_for(articles, row_chunks)
         with self._lock:
             if add is not None:

@@ -39,11 +39,6 @@ def conversations_lookup() -> Any:
     Rate limited like the routes that take one token (``escalation.ratelimit``): while the
     client is blocked every lookup gets 429, and each unknown token counts as one failed guess.
     """
-    guard = ratelimit.GUARD_LOOKUP
-    limiter, client = ratelimit.limiter(), ratelimit.client_key()
-    verdict = limiter.check(guard.bucket, client, int(current_app.config[guard.limit_setting]))
-    if verdict.blocked:
-        return ratelimit._too_many(guard, verdict.retry_after)
     body: ConversationLookup = parse(ConversationLookup)
     wanted = {tickets.hash_token(token): token for token in dict.fromkeys(body.tokens)}
     found = {ticket.token_hash: ticket for ticket in db.session.scalars(
@@ -56,7 +51,7 @@ def conversations_lookup() -> Any:
         if ticket is not None and hmac.compare_digest(ticket.token_hash, digest):
             result.append(summary_json(ticket, token))
         else:
-            limiter.fail(guard.bucket, client, int(current_app.config["RATE_LIMIT_WINDOW"]))
+            ratelimit.count_failure(ratelimit.GUARD_LOOKUP)
     return jsonify({"tickets": result})
 
 

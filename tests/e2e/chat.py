@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from .conftest import DEMO_PASSWORD, RunningStack
 
@@ -58,3 +60,15 @@ def hand_over(page: Page, name: str, email: str) -> tuple[str, int]:
     match = re.search(r"CR-\d{5}", banner.inner_text())
     assert match is not None
     return match.group(0), n
+
+
+@contextmanager
+def separate_people(browser: Browser, count: int, viewport: dict[str, int]) -> Iterator[list[Page]]:
+    """``count`` pages, each in a browser context of its own (own cookies and storage, as a
+    customer, an admin and an agent on three machines would be); all closed afterwards."""
+    contexts = [browser.new_context(viewport=viewport) for _ in range(count)]
+    try:
+        yield [context.new_page() for context in contexts]
+    finally:
+        for context in contexts:
+            context.close()

@@ -36,7 +36,7 @@ from careops.processes import VENV, common_env
 from escalation.publishing import slugify
 
 from ..browser import ARTIFACTS
-from .chat import TIMEOUT, login
+from .chat import TIMEOUT, login, separate_people
 from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -212,9 +212,8 @@ def test_stored_payloads_are_inert_text_in_every_view(live_stack: RunningStack, 
     b = mail_in(live_stack, email(B_NAME, B_EMAIL, B_SUBJECT, text=B_BODY))
     c = mail_in(live_stack, email(C_NAME, C_EMAIL, C_SUBJECT, html=C_HTML))
 
-    contexts = [browser.new_context(viewport=DESKTOP) for _ in range(4)]
-    admin, agent, public, customer = (Watched(context.new_page()) for context in contexts)
-    try:
+    with separate_people(browser, 4, DESKTOP) as pages:
+        admin, agent, public, customer = (Watched(page) for page in pages)
         # --- admin: queue (searched by the payload), tickets, dashboard, outbox, privacy ----------
         login(admin.page, live_stack, "kim")
         response = admin.goto(f"{base}/admin/?" + urllib.parse.urlencode({"status": "all", "q": SCRIPT}))
@@ -360,6 +359,3 @@ def test_stored_payloads_are_inert_text_in_every_view(live_stack: RunningStack, 
         assert_inert(admin, "dashboard after the survey", [A_SUBJECT], text_of=top)
         admin.goto(f"{base}/admin/tickets/{a}")
         assert_inert(admin, f"admin ticket {a} at the end", [A_SUBJECT, A_NAME, LIVE, AGENT_QUOTE, *ALL])
-    finally:
-        for context in contexts:
-            context.close()

@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import create_engine, text
 
 from ..browser import ARTIFACTS
-from .chat import TIMEOUT, bot_messages, bot_says, hand_over, login, send
+from .chat import TIMEOUT, bot_messages, bot_says, hand_over, login, send, separate_people
 from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -61,11 +61,9 @@ def agent_reply(agent: Page, body: str) -> None:
 
 def test_live_handoff_from_question_to_rating(live_stack: RunningStack, browser) -> None:
     api = live_stack.api_url
-    contexts = [browser.new_context(viewport=DESKTOP) for _ in range(3)]
-    customer, admin, agent = (context.new_page() for context in contexts)
-    errors: list[str] = []
-    customer.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with separate_people(browser, 3, DESKTOP) as (customer, admin, agent):
+        errors: list[str] = []
+        customer.on("pageerror", lambda error: errors.append(str(error)))
         # --- the customer asks, reads a suggested article, asks for a person -----------------
         customer.goto(f"{api}/demo")
         customer.get_by_test_id("cc-launcher").click()
@@ -203,6 +201,3 @@ def test_live_handoff_from_question_to_rating(live_stack: RunningStack, browser)
         again = requests.post(f"{api}/api/v1/conversations/{token}/survey", json={"rating": 1}, timeout=30)
         assert again.status_code == 409 and again.json()["error"]["code"] == "already_rated"
         assert errors == [], f"uncaught errors in the demo page: {errors}"
-    finally:
-        for context in contexts:
-            context.close()

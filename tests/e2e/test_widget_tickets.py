@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
 from ..browser import ARTIFACTS
-from .chat import TIMEOUT, hand_over, login, send
+from .chat import TIMEOUT, hand_over, login, send, separate_people
 from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -50,11 +50,9 @@ def lookup(api: str, token: str) -> dict:
 
 def test_my_tickets_lists_the_ticket_and_carries_the_thread_both_ways(live_stack: RunningStack, browser) -> None:
     api = live_stack.api_url
-    contexts = [browser.new_context(viewport=DESKTOP) for _ in range(3)]
-    customer, admin, agent = (context.new_page() for context in contexts)
-    errors: list[str] = []
-    customer.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with separate_people(browser, 3, DESKTOP) as (customer, admin, agent):
+        errors: list[str] = []
+        customer.on("pageerror", lambda error: errors.append(str(error)))
         # --- the customer asks for a person and gets a ticket ---------------------------------
         customer.goto(f"{api}/demo")
         customer.get_by_test_id("cc-launcher").click()
@@ -131,6 +129,3 @@ def test_my_tickets_lists_the_ticket_and_carries_the_thread_both_ways(live_stack
         expect(user_bubbles.filter(has_text=CUSTOMER_REPLY)).to_have_count(1)
         expect(customer.get_by_test_id("cc-ticket")).to_have_text(f"Ticket {number} — {AGENT} is helping you")
         assert errors == [], f"uncaught errors in the demo page: {errors}"
-    finally:
-        for context in contexts:
-            context.close()
