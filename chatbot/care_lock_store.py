@@ -7,8 +7,9 @@ Rasa 3.6's own ``RedisLockStore`` changes a conversation's ticket lock with a GE
 Python and a SET. Two instances receiving messages of one conversation at the same moment can
 both read the same lock and both save it: one ticket is lost or two messages get the same
 number, and then two messages of the conversation are processed at once — the SQL tracker
-store keeps only one of their event lists (tests/scaleout/test_two_rasa.py showed overlapping
-turns in 5 of 12 bursts of 8 messages, and lost user messages in 2). Its ``cleanup`` can also
+store keeps only one of their event lists (a one-off run of the bursts of
+tests/scaleout/test_two_rasa.py against it showed overlapping turns in 5 of 12 bursts of 8
+messages, and lost user messages in 2). Its ``cleanup`` can also
 delete a lock another instance has just queued on. Here every read-change-write is one Redis
 transaction (WATCH/MULTI/EXEC, retried when another instance changed the lock meanwhile).
 """
