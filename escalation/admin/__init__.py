@@ -6,17 +6,18 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
+from .. import queue as ticket_queue
 from .. import tickets
 from ..assignment import rank_agents
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES
-from ..models import STATUSES, Customer, Ticket, User, utcnow
-
-QUEUE_PAGE_SIZE = 200  # tickets a queue page shows
+from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, User, utcnow
+from ..queue import QueueFilter
+from ..triage import CATEGORIES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -51,50 +52,22 @@ def workload() -> list[dict[str, Any]]:
 @bp.get("/")
 @role_required("admin")
 def queue() -> Any:
-    """Newest first, 200 a page (``?page=2``); ``q`` finds a substring of the number, the subject,
-    or the customer's e-mail or name. One statement for the page whatever the filters (customer
-    and assignee come joined); timed on 1M tickets by ``bench/bench_tickets_pg.py``."""
-    from sqlalchemy import any_
-
-    per_page = QUEUE_PAGE_SIZE
-    status = request.args.get("status", "open")
-    search = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    # the page's ids first, then those rows with their customer and assignee (a deep page
-    # then skips ids in an index instead of joining every skipped row)
-    # one more than a page: whether there is a next page, without counting every match
-    query = (select(Ticket.id).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-             .limit(per_page + 1).offset((page - 1) * per_page))
-    if status == "open":
-        query = query.where(Ticket.status.in_(OPEN_STATUSES))
-    elif status in STATUSES:
-        query = query.where(Ticket.status == status)
-    if search:
-        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        customers = select(Customer.id).where(or_(Customer.email.ilike(like, escape="\\"),
-                                                  Customer.name.ilike(like, escape="\\")))
-        if db.session.get_bind().dialect.name == "postgresql":
-            # "= ANY(ARRAY(…))" lets PostgreSQL OR three index scans (trigram indexes on number and
-            # subject, customer_id) into one bitmap; "IN (subquery)" inside an OR filters every row
-            by_customer = Ticket.customer_id == any_(func.array(customers.scalar_subquery()))
-        else:
-            by_customer = Ticket.customer_id.in_(customers)
-        query = query.where(or_(Ticket.number.ilike(like, escape="\\"), Ticket.subject.ilike(like, escape="\\"),
-                                by_customer))
-    rows = db.session.scalars(select(Ticket).where(Ticket.id.in_(query.scalar_subquery()))
-                              .order_by(Ticket.created_at.desc(), Ticket.id.desc())).unique().all()
-    has_next = len(rows) > per_page
-    return render_template("admin/queue.html", tickets=rows[:per_page], status=status, q=search,
-                           statuses=STATUSES, workload=workload(), page=page, per_page=per_page,
-                           has_next=has_next, completed_days=COMPLETED_DAYS)
+    """Filters (status, priority, SLA state, category, assignee, channel, text) combine and stay
+    in the URL; the default sort puts the next SLA deadline first. 200 a page (``?page=2``);
+    one statement for the page whatever the filters (timed on 1M tickets by
+    ``bench/bench_tickets_pg.py``)."""
+    wanted = QueueFilter.from_args(request.args, page=request.args.get("page", 1, type=int) or 1)
+    rows, has_next = ticket_queue.page(db.session, wanted)
+    agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
+    return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
+                           categories=CATEGORIES, channels=CHANNELS, sla_filters=ticket_queue.SLA_FILTERS,
+                           sorts=ticket_queue.SORTS, agents=agents, workload=workload(),
+                           per_page=ticket_queue.PAGE_SIZE, has_next=has_next, completed_days=COMPLETED_DAYS)
 
 
 @bp.get("/tickets/<number>")
 @role_required("admin")
 def ticket(number: str) -> Any:
-    from ..models import PRIORITIES
-    from ..triage import CATEGORIES
-
     item = tickets.get_by_number(db.session, number)
     return render_template("admin/ticket.html", ticket=item, suggestions=rank_agents(db.session, item),
                            categories=CATEGORIES, priorities=PRIORITIES)

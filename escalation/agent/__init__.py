@@ -9,12 +9,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from .. import queue as ticket_queue
 from .. import tickets
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..models import Ticket, TicketEvent
+from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent
+from ..queue import QueueFilter
+from ..triage import CATEGORIES
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -22,11 +25,13 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 @bp.get("/")
 @role_required("agent", "admin")
 def my_tickets() -> Any:
-    rows = db.session.scalars(
-        select(Ticket).where(Ticket.assignee_id == current_user.id)
-        .order_by(Ticket.status.in_(OPEN_STATUSES).desc(), Ticket.updated_at.desc())
-    ).unique().all()
-    return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES)
+    """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first."""
+    wanted = QueueFilter.from_args(request.args, page=request.args.get("page", 1, type=int) or 1)
+    rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=current_user.id)
+    return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
+                           statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,
+                           sla_filters=ticket_queue.SLA_FILTERS, sorts=ticket_queue.SORTS, has_next=has_next,
+                           per_page=ticket_queue.PAGE_SIZE)
 
 
 @bp.post("/presence")

@@ -126,9 +126,9 @@ def test_workload_counts_open_tickets_and_those_completed_in_the_last_30_days(ap
 def test_queue_pages_link_to_each_other_and_keep_the_filters(client, auth, bot_headers, monkeypatch):
     import re
 
-    from escalation import admin
+    from escalation import queue
 
-    monkeypatch.setattr(admin, "QUEUE_PAGE_SIZE", 2)
+    monkeypatch.setattr(queue, "PAGE_SIZE", 2)
     for i in range(5):
         open_ticket(client, bot_headers, conversation_id=f"conv-page-{i}", subject=f"Parcel {i}")
     auth.login("kim")
@@ -137,13 +137,15 @@ def test_queue_pages_link_to_each_other_and_keep_the_filters(client, auth, bot_h
         html = client.get(f"/admin/?{query}").get_data(as_text=True)
         return re.findall(r'data-testid="ticket-link">(CR-\d+)<', html), html
 
-    first, html = page("q=parcel")
+    first, html = page("q=parcel&sort=newest")
     assert first == ["CR-10005", "CR-10004"] and 'rel="prev"' not in html
-    assert 'href="/admin/?status=open&amp;q=parcel&amp;page=2" rel="next"' in html
-    second, html = page("q=parcel&page=2")
+    assert 'href="/admin/?q=parcel&amp;sort=newest&amp;page=2" rel="next"' in html
+    second, html = page("q=parcel&sort=newest&page=2")
     assert second == ["CR-10003", "CR-10002"] and 'rel="prev"' in html and 'rel="next"' in html
-    last, html = page("q=parcel&page=3")
+    last, html = page("q=parcel&sort=newest&page=3")
     assert last == ["CR-10001"] and 'rel="next"' not in html and "Page 3" in html
+    due_first, _ = page("q=parcel")  # the default: the next SLA deadline first (same priority: oldest)
+    assert due_first == ["CR-10001", "CR-10002"]
     beyond, html = page("q=parcel&page=9")
     assert beyond == [] and "No tickets on page 9" in html and "Back to the first page" in html
     only, html = page("q=parcel+4")

@@ -123,7 +123,7 @@ def test_the_queue_search_and_pages_use_the_rewritten_query(client, auth, bot_he
     auth.login("kim")
 
     def numbers(query: str) -> list[str]:
-        page = client.get(f"/admin/?status=all&{query}")
+        page = client.get(f"/admin/?status=all&sort=newest&{query}")
         assert page.status_code == 200
         return re.findall(r'data-testid="ticket-link">(CR-\d+)<', page.get_data(as_text=True))
 
