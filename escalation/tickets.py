@@ -72,11 +72,25 @@ def _customer(session: Session, name: str, email: str) -> Customer:
     return customer
 
 
-def _first_customer_text(transcript: list[dict[str, Any]]) -> str:
-    for entry in transcript:
-        if entry.get("sender") == "user" and str(entry.get("text", "")).strip() \
-                and not str(entry["text"]).startswith("/"):
-            return str(entry["text"]).strip()
+# What the bot's NLU calls a question (its KB intent, or a message it could not place); every
+# other intent is conversation around it: greetings, thanks, yes/no, "talk to a person", a name.
+QUESTION_INTENTS = frozenset({"ask_question", "nlu_fallback"})
+NOT_A_QUESTION = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "request_human",
+                            "check_ticket_status", "inform"})
+NO_SUBJECT = "Conversation with the assistant"
+
+
+def question_subject(transcript: list[dict[str, Any]]) -> str:
+    """The question that led to the handoff: the customer's last question in the transcript (the
+    one the bot could not answer), never a greeting. Lines without an intent (other channels)
+    count unless they are a button's payload."""
+    lines = [entry for entry in transcript if entry.get("sender") == "user"
+             and str(entry.get("text", "")).strip() and not str(entry["text"]).startswith("/")]
+    for wanted in (lambda e: e.get("intent") in QUESTION_INTENTS,
+                   lambda e: e.get("intent") not in NOT_A_QUESTION):
+        found = [entry for entry in lines if wanted(entry)]
+        if found:
+            return " ".join(str(found[-1]["text"]).split())
     return ""
 
 
@@ -87,7 +101,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
                 nlu: dict[str, Any] | None = None, actor: str = "bot") -> OpenedTicket:
     """Create a ticket for a customer; returns it with its secret conversation token."""
     transcript = transcript or []
-    subject = subject.strip() or _first_customer_text(transcript)[:200] or "Conversation with the assistant"
+    subject = subject.strip() or question_subject(transcript)[:200] or NO_SUBJECT
     suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
                                                            if t.get("sender") == "user")]))
     token = secrets.token_urlsafe(24)

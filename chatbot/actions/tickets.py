@@ -34,12 +34,14 @@ RETRY_REMINDER = "retry_ticket"
 RETRY_DELAYS = (5, 15, 45)
 
 # How a ticket status reads in a sentence ("Ticket CR-10001 is <...>.").
+# One phrase per status of the escalation service (escalation/models.py STATUSES);
+# tests/escalation/test_bot_wording.py fails when the two lists differ.
 STATUS_TEXT = {
     "new": "open and waiting for an agent",
-    "open": "open and being worked on",
-    "assigned": "with an agent",
-    "pending": "waiting for a reply from you — check your e-mail",
-    "on_hold": "on hold",
+    "assigned": "with an agent, who will pick it up shortly",
+    "acknowledged": "with an agent, who is looking at it",
+    "in_progress": "being worked on by an agent",
+    "waiting_on_customer": "waiting for a reply from you — check your e-mail",
     "resolved": "resolved",
     "closed": "closed",
 }

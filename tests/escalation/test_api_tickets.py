@@ -39,11 +39,38 @@ def test_numbers_are_sequential_and_unique(client, bot_headers):
     assert numbers == ["CR-10001", "CR-10002", "CR-10003"]
 
 
-def test_subject_defaults_to_the_first_customer_question(client, bot_headers):
+def test_subject_defaults_to_the_customer_question(client, bot_headers):
     number = create(client, bot_headers).get_json()["number"]
     status = client.get(f"/api/v1/tickets/{number}", headers=bot_headers).get_json()
     assert status["subject"] == "my account has been inactive for 2 years"
     assert status["category"] == "account-access"
+
+
+def user(text, intent):
+    return {"sender": "user", "text": text, "timestamp": 1.0, "intent": intent, "confidence": 0.9}
+
+
+@pytest.mark.parametrize("transcript, subject", [
+    # Laura greets first: the subject is her question, not "hi"
+    ([user("hi", "greet"), user("my account went dormant, can you reactivate it?", "ask_question"),
+      user("talk to a person", "request_human"), user("Laura", "inform")],
+     "my account went dormant, can you reactivate it?"),
+    # the last question is the one the bot could not answer
+    ([user("how do I reset my password", "ask_question"), user("thanks", "thank"),
+      user("where is my  refund\n for order 7", "nlu_fallback"), user("/request_human", "request_human")],
+     "where is my refund for order 7"),
+    # no intent (another channel): any line but a button's payload
+    ([user("Hello", None), user("/affirm", None)], "Hello"),
+    # nothing but small talk: a neutral subject instead of a greeting
+    ([user("hi", "greet"), user("yes", "affirm"), user("I want a human", "request_human")],
+     "Conversation with the assistant"),
+])
+def test_subject_is_the_question_that_led_to_the_handoff(client, bot_headers, transcript, subject):
+    reply = client.post("/api/v1/tickets", json=ticket_body(transcript=transcript),
+                        headers={**bot_headers, "Idempotency-Key": "subject-" + transcript[0]["text"]})
+    assert reply.status_code == 201
+    status = client.get(f"/api/v1/tickets/{reply.get_json()['number']}", headers=bot_headers).get_json()
+    assert status["subject"] == subject
 
 
 def test_same_idempotency_key_returns_the_same_ticket(client, bot_headers):
