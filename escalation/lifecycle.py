@@ -17,9 +17,18 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
     "reopen": (frozenset({"resolved"}), "in_progress", "agent"),
     "resolve": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "resolved", "bot"),
     "close": (frozenset({"resolved"}), "closed", "bot"),
+    # hand-offs: another agent takes over (and acknowledges anew), or the ticket goes back to the queue
+    "hand_off": (frozenset({"assigned", "acknowledged", "in_progress", "waiting_on_customer"}), "assigned", "queued"),
+    "unassign": (frozenset({"assigned", "acknowledged", "in_progress", "waiting_on_customer"}), "new", "queued"),
+    # discarding: spam is closed without a word to the sender; a duplicate is merged into another ticket
+    "close_spam": (frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer",
+                              "resolved"}), "closed", "bot"),
+    "merge": (frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved"}),
+              "closed", "bot"),
 }
 
 OPEN_STATUSES = frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer"})
+DONE_STATUSES = frozenset({"resolved", "closed"})
 
 
 def check(action: str, status: str) -> tuple[str, str | None]:

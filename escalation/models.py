@@ -154,6 +154,7 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_state: Mapped[str] = mapped_column(String(12), default="ok", index=True)
 
@@ -285,6 +286,17 @@ class BotOutcome(Base):
     question: Mapped[str] = mapped_column(Text, default="")
     article_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class BlockedSender(Base):
+    """An address whose mail is dropped on arrival (set when a ticket is closed as spam)."""
+
+    __tablename__ = "blocked_senders"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    ticket_number: Mapped[str | None] = mapped_column(String(20))
+    blocked_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SlaPolicy(Base):

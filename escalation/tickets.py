@@ -226,6 +226,10 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
     body = body.strip()
     if not body:
         raise ValidationFailed("The message is empty.", details={"field": "body"})
+    if ticket.status == "closed" and ticket.merged_into_id:
+        survivor = session.get(Ticket, ticket.merged_into_id)
+        raise Conflict(f"This ticket was merged into {survivor.number}: write there (look it up by its number).",
+                       code="ticket_merged", details={"number": survivor.number})
     if ticket.status == "closed":
         raise Conflict("This ticket is closed. Start a new conversation to reach us again.",
                        code="ticket_closed")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from .. import queue as ticket_queue
 from .. import tickets
 from ..assignment import rank_agents
+from ..customers import customer_history
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
@@ -20,6 +21,8 @@ from ..queue import QueueFilter
 from ..triage import CATEGORIES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import desk  # noqa: E402,F401  (hand-offs, spam, merge: routes of this blueprint)
 
 
 COMPLETED_DAYS = 30  # the workload table's "completed" counts tickets resolved this many days back
@@ -69,8 +72,11 @@ def queue() -> Any:
 @role_required("admin")
 def ticket(number: str) -> Any:
     item = tickets.get_by_number(db.session, number)
+    agents = db.session.scalars(select(User).where(User.role == "agent", User.active.is_(True))
+                                .order_by(User.name)).all()
     return render_template("admin/ticket.html", ticket=item, suggestions=rank_agents(db.session, item),
-                           categories=CATEGORIES, priorities=PRIORITIES)
+                           categories=CATEGORIES, priorities=PRIORITIES, agents=agents,
+                           history=customer_history(db.session, item))
 
 
 @bp.post("/tickets/<number>/triage")

@@ -15,7 +15,8 @@ from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent
+from ..customers import customer_history
+from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User
 from ..queue import QueueFilter
 from ..triage import CATEGORIES
 
@@ -69,7 +70,10 @@ def ticket(number: str) -> Any:
             draft = canned.filled(db.session, chosen, item, current_user)
         except ServiceError as exc:
             flash(exc.message, "error")
+    agents = db.session.scalars(select(User).where(User.role == "agent", User.active.is_(True))
+                                .order_by(User.name)).all()
     return render_template("agent/ticket.html", ticket=item, actions=allowed_actions(item.status),
+                           agents=agents, history=customer_history(db.session, item),
                            live_events_url=url_for("agent.ticket_events", number=item.number),
                            last_event_id=last_event_id, draft=draft, chosen=chosen,
                            responses=canned.for_ticket(db.session, item, current_user))
@@ -105,6 +109,21 @@ def reply(number: str) -> Any:
     def run(item: Ticket) -> str:
         tickets.reply(db.session, item, current_user, request.form.get("body", ""), internal=internal)
         return "Internal note saved." if internal else "Reply sent to the customer."
+    return _act(number, run)
+
+
+@bp.post("/tickets/<number>/hand-off")
+@role_required("agent", "admin")
+def hand_off(number: str) -> Any:
+    """The agent gives their ticket to a colleague or back to the queue (before a holiday, say)."""
+    from ..admin.desk import chosen_agent
+    from ..handoffs import hand_off as give
+
+    to = chosen_agent()
+
+    def run(item: Ticket) -> str:
+        give(db.session, item, current_user, to=to, note=request.form.get("note", ""))
+        return f"{item.number} handed off to {to.name if to else 'the queue'}."
     return _act(number, run)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import tickets
+from ..discard import is_blocked
 from ..errors import Conflict, NotFound
 from ..models import Ticket
 from . import messageids
@@ -96,6 +97,8 @@ def why_not_answer(message: EmailMessage, session: Session) -> str | None:
         return "loop (sent from our own address)"
     if not sender or "@" not in sender:
         return "no sender address"
+    if is_blocked(session, sender):
+        return "blocked sender (a ticket of theirs was closed as spam)"
     return None
 
 

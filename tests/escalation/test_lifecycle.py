@@ -21,6 +21,12 @@ ALLOWED = {
     ("resolve", "in_progress"): ("resolved", "bot"),
     ("resolve", "waiting_on_customer"): ("resolved", "bot"),
     ("close", "resolved"): ("closed", "bot"),
+    **{("hand_off", s): ("assigned", "queued") for s in ("assigned", "acknowledged", "in_progress",
+                                                          "waiting_on_customer")},
+    **{("unassign", s): ("new", "queued") for s in ("assigned", "acknowledged", "in_progress",
+                                                     "waiting_on_customer")},
+    **{(a, s): ("closed", "bot") for a in ("close_spam", "merge")
+       for s in ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved")},
 }
 
 CASES = [(action, status) for action in lifecycle.TRANSITIONS for status in STATUSES]

@@ -96,6 +96,10 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.privacy", "POST"): console(200, data=LAURA),
     ("admin.privacy_export", "POST"): console(200, data=LAURA),
     ("admin.privacy_erase", "POST"): console(303),  # not confirmed: flashed, back to the form
+    ("admin.hand_off", "POST"): console(303),  # a new ticket cannot be handed off: flashed, back
+    ("admin.close_as_spam", "POST"): console(303),
+    ("admin.merge", "POST"): console(303),  # no target given: flashed, back to the ticket
+    ("admin.move_tickets", "POST"): console(303),
     # agent console (admins may use it too, except taking tickets from the queue)
     ("agent.my_tickets", "GET"): console(200, agent=200),
     ("agent.kb_search", "GET"): console(200, agent=200),
@@ -108,6 +112,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("agent.publish", "POST"): console(302, agent=302),
     ("agent.reply", "POST"): console(302, agent=302),
     ("agent.resolve", "POST"): console(302, agent=302),
+    ("agent.hand_off", "POST"): console(302, agent=302),  # not theirs / not handed-off-able: flashed, back
     # API: health, spec and KB search are public
     ("api.health", "GET"): public(200),
     ("api.ready", "GET"): public(503),  # the test app never warms the KB up
@@ -173,7 +178,7 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
         response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
         db.session.commit()
     return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
-            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement"}
+            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement", "agent_id": 2}
 
 
 def caller(app: Flask, role: str) -> tuple[FlaskClient, dict[str, str]]:
