@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .lifecycle import OPEN_STATUSES
 from .models import Ticket, User
-from .tickets import open_load
+
+def open_load(session: Session, agent_id: int) -> int:
+    """How many open tickets the agent has now."""
+    # count(*), not count(id): PostgreSQL answers from the (assignee_id, status) index alone
+    return session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.assignee_id == agent_id, Ticket.status.in_(OPEN_STATUSES))) or 0
+
 
 PRESENCE_SCORE = {"online": 2.0, "away": 0.5, "offline": 0.0}
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from . import assignment, desk_settings, events, lifecycle
-from .errors import Conflict, ValidationFailed
+from . import assignment, desk_settings, lifecycle, transitions
+from .assignment import open_load
+from .errors import Conflict, NotFound, ValidationFailed
 from .mail import notify as mail_notify
-from .models import AuditEntry, Ticket, User, utcnow
-from .tickets import open_load
+from .models import Ticket, User, utcnow
 
 AUTO_ACTOR = "auto-assign"
 
@@ -49,11 +49,10 @@ def _take(session: Session, ticket_id: int, agent: User, *, within_capacity: boo
 def claim(session: Session, ticket_id: int, agent: User) -> Ticket:
     if agent.role != "agent" or not agent.active:
         raise ValidationFailed("Only active agents can take tickets.")
-    target, owner = lifecycle.check("assign", "new")
     taken = _take(session, ticket_id, agent)
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise Conflict("That ticket no longer exists.", code="ticket_not_found", status=404)
+        raise NotFound("That ticket no longer exists.", code="ticket_not_found")
     if not taken:
         session.rollback()
         ticket = session.get(Ticket, ticket_id)
@@ -61,9 +60,8 @@ def claim(session: Session, ticket_id: int, agent: User) -> Ticket:
         raise Conflict(f"{ticket.number if ticket else 'This ticket'} was just taken by {taker}. "
                        "Pick another one.", code="already_claimed", details={"assignee": taker})
     session.refresh(ticket)
-    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="claim",
-                           from_status="new", to_status=target, details={"agent": agent.username}))
-    events.record(session, ticket, "status", {"status": target, "owner": owner, "action": "assign"})
+    transitions.followed(session, ticket, "new", "assign", agent.username, audit_action="claim",
+                         agent=agent.username)
     return ticket
 
 
@@ -104,12 +102,8 @@ def auto_assign(session: Session, ticket: Ticket) -> User | None:
         agent = suggestion.agent
         if _take(session, ticket.id, agent, within_capacity=True):
             session.refresh(ticket)
-            target = ticket.status
-            session.add(AuditEntry(ticket_id=ticket.id, actor=AUTO_ACTOR, action="auto_assign",
-                                   from_status="new", to_status=target,
-                                   details={"agent": agent.username, "automatic": True,
-                                            "reasons": list(suggestion.reasons)}))
-            events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": "assign"})
+            transitions.followed(session, ticket, "new", "assign", AUTO_ACTOR, audit_action="auto_assign",
+                                 agent=agent.username, automatic=True, reasons=list(suggestion.reasons))
             mail_notify.ticket_assigned(session, ticket, agent, "automatic assignment")
             return agent
         status, assignee_id = session.execute(

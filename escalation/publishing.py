@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import ValidationFailed
+from .lifecycle import DONE_STATUSES
 from .models import AuditEntry, PublishedArticle, Ticket, User
 
 
@@ -28,7 +29,7 @@ def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: 
         raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
     if audience not in {"public", "internal"}:
         raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
-    if ticket.status not in {"resolved", "closed"}:
+    if ticket.status not in DONE_STATUSES:
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     slug = base = f"fix-{slugify(title)}"
     n = 2

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import events
-from .lifecycle import OPEN_STATUSES
+from .lifecycle import DONE_STATUSES, OPEN_STATUSES
 from .models import AuditEntry, SlaPolicy, Ticket, utcnow
 
 DEFAULT_POLICIES = {  # priority: (first response, resolution) in minutes
@@ -69,7 +69,7 @@ def on_status(ticket: Ticket, before: str, after: str, now: datetime | None = No
         if ticket.resolution_due:
             ticket.resolution_due += paused
         ticket.sla_paused_at = None
-    if after in {"resolved", "closed"} and ticket.sla_state != "breached":
+    if after in DONE_STATUSES and ticket.sla_state != "breached":
         ticket.sla_state = "met"
     elif before == "resolved" and after in OPEN_STATUSES:
         ticket.sla_state = "ok"
@@ -86,7 +86,7 @@ class Clock:
 def clock(ticket: Ticket, now: datetime | None = None) -> Clock:
     now = now or utcnow()
     paused = ticket.sla_paused_at is not None
-    if ticket.status in {"resolved", "closed"}:
+    if ticket.status in DONE_STATUSES:
         return Clock("resolved", None, None, False)
     if ticket.first_response_at is None and ticket.first_response_due:
         due, label = ticket.first_response_due, "first response"

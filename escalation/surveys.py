@@ -5,11 +5,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, ValidationFailed
+from .lifecycle import DONE_STATUSES
 from .models import AuditEntry, BotOutcome, Survey, Ticket
 
 
 def rate(session: Session, ticket: Ticket, rating: int, comment: str = "") -> Survey:
-    if ticket.status not in {"resolved", "closed"}:
+    if ticket.status not in DONE_STATUSES:
         raise Conflict("You can rate the service once your ticket is resolved.", code="not_resolved")
     if not 1 <= rating <= 5:
         raise ValidationFailed("The rating is a whole number from 1 (poor) to 5 (excellent).",

@@ -16,10 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import events, lifecycle, sla
+from . import audit, claims, events, lifecycle, sla, transitions
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .mail import notify as mail_notify
-from .models import PRIORITIES, AuditEntry, Customer, Message, Ticket, User, utcnow
+from .models import PRIORITIES, Customer, Message, Ticket, User, utcnow
 from .triage import CATEGORIES, triage
 
 NUMBER_PREFIX = "CR-"
@@ -38,20 +38,11 @@ class OpenedTicket:
 
 def _audit(session: Session, ticket: Ticket | None, actor: str, action: str,
            from_status: str | None, to_status: str | None, **details: Any) -> None:
-    session.add(AuditEntry(ticket_id=ticket.id if ticket else None, actor=actor, action=action,
-                           from_status=from_status, to_status=to_status, details=details))
+    audit.record(session, ticket, actor, action, from_status, to_status, **details)
 
 
 def _transition(session: Session, ticket: Ticket, action: str, actor: str, **details: Any) -> None:
-    target, owner = lifecycle.check(action, ticket.status)
-    before = ticket.status
-    ticket.status = target
-    if owner is not None:
-        ticket.owner = owner
-    ticket.updated_at = utcnow()
-    sla.on_status(ticket, before, target, ticket.updated_at)
-    _audit(session, ticket, actor, action, before, target, **details)
-    events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": action})
+    transitions.apply(session, ticket, action, actor, **details)
 
 
 def _customer(session: Session, name: str, email: str) -> Customer:
@@ -118,9 +109,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     sla.start(session, ticket)
     _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
     mail_notify.ticket_opened(session, ticket)
-    from .claims import auto_assign  # claims builds on this module
-
-    auto_assign(session, ticket)  # only when the admin switched automatic assignment on
+    claims.auto_assign(session, ticket)  # only when the admin switched automatic assignment on
     return OpenedTicket(ticket, token)
 
 
@@ -139,12 +128,6 @@ def get_by_token(session: Session, token: str) -> Ticket:
         raise NotFound("This conversation link is not valid. Look the ticket up by its number and e-mail.",
                        code="conversation_not_found")
     return ticket
-
-
-def open_load(session: Session, agent_id: int) -> int:
-    # count(*), not count(id): PostgreSQL answers from the (assignee_id, status) index alone
-    return session.scalar(select(func.count()).select_from(Ticket).where(
-        Ticket.assignee_id == agent_id, Ticket.status.in_(lifecycle.OPEN_STATUSES))) or 0
 
 
 def assign(session: Session, ticket: Ticket, agent: User, actor: User | str) -> None:

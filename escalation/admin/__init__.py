@@ -15,7 +15,7 @@ from ..customers import customer_history
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
-from ..lifecycle import OPEN_STATUSES
+from ..lifecycle import DONE_STATUSES, OPEN_STATUSES
 from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, User, utcnow
 from ..queue import QueueFilter
 from ..triage import CATEGORIES
@@ -41,7 +41,7 @@ def workload() -> list[dict[str, Any]]:
     completed_rows = db.session.execute(
         select(Ticket.assignee_id, func.count())
         .where(Ticket.resolved_at >= since, Ticket.assignee_id.is_not(None),
-               Ticket.status.in_(("resolved", "closed")))
+               Ticket.status.in_(DONE_STATUSES))
         .group_by(Ticket.assignee_id)).all()
     for agent_id, status, count in open_rows:
         bucket = "pending" if status == "assigned" else "ongoing"

@@ -111,3 +111,35 @@ def test_console_pick_next(client, auth, app):
     assert f"You took {number}." in page
     empty = client.post("/agent/next", follow_redirects=True).get_data(as_text=True)
     assert "The queue is empty" in empty
+
+
+@pytest.mark.parametrize("how", ["claim", "auto_assign"])
+def test_claims_go_through_the_one_transition_path(app, monkeypatch, how):
+    """A claim (a conditional UPDATE) is followed like every other status change: the SLA clock
+    sees it, one audit entry, one live event — no path of its own."""
+    from escalation import desk_settings, sla
+    from escalation.claims import auto_assign
+    from escalation.models import TicketEvent
+
+    seen = []
+    original = sla.on_status
+    monkeypatch.setattr(sla, "on_status", lambda t, before, after, now=None: (seen.append((before, after)),
+                                                                              original(t, before, after, now)))
+    with app.app_context():
+        ticket = new_ticket("Parcel lost")
+        tim = agent("tim")
+        if how == "claim":
+            claim(db.session, ticket.id, tim)
+        else:
+            tim.presence = "online"
+            desk_settings.set_value(db.session, "auto_assign", True, "kim")
+            tim = auto_assign(db.session, ticket)  # the best available agent
+            assert tim is not None
+        db.session.commit()
+        assert seen == [("new", "assigned")]
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id,
+                                                            AuditEntry.action == how)).one()
+        assert (entry.from_status, entry.to_status, entry.details["agent"]) == ("new", "assigned", tim.username)
+        status_events = db.session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                                     TicketEvent.kind == "status")).all()
+        assert [e.payload["status"] for e in status_events] == ["assigned"]
