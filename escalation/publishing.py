@@ -24,22 +24,30 @@ def slugify(title: str) -> str:
 
 def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: str,
             audience: str = "public") -> PublishedArticle:
+    if ticket.status not in DONE_STATUSES:
+        raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
+    article = write(session, agent, title=title, body=body, audience=audience, area=ticket.category,
+                    ticket=ticket)
+    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="publish_kb",
+                           from_status=ticket.status, to_status=ticket.status, details={"article": article.id}))
+    return article
+
+
+def write(session: Session, author: User, *, title: str, body: str, audience: str = "public",
+          area: str = "general", ticket: Ticket | None = None) -> PublishedArticle:
+    """A new KB article (from a ticket's fix, or from the KB-gap report's draft)."""
     title, body = title.strip(), body.strip()
     if not title or not body:
         raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
     if audience not in {"public", "internal"}:
         raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
-    if ticket.status not in DONE_STATUSES:
-        raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     slug = base = f"fix-{slugify(title)}"
     n = 2
     while session.get(PublishedArticle, slug) is not None:
         slug, n = f"{base}-{n}", n + 1
-    article = PublishedArticle(id=slug, ticket_id=ticket.id, author_id=agent.id, title=title, body=body,
-                               audience=audience, area=ticket.category)
+    article = PublishedArticle(id=slug, ticket_id=ticket.id if ticket else None, author_id=author.id, title=title,
+                               body=body, audience=audience, area=area)
     session.add(article)
-    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="publish_kb",
-                           from_status=ticket.status, to_status=ticket.status, details={"article": slug}))
     return article
 
 

@@ -44,6 +44,7 @@ class ActionAnswerFromKb(Action):
 
         if not result.answerable or not result.hits:
             dispatcher.utter_message(response="utter_kb_no_answer")
+            await record_unanswered(tracker.sender_id, query)
             return [SlotSet("kb_outcome", "no_answer")]
 
         best, more = result.hits[0], result.hits[1:SEARCH_K]
@@ -62,6 +63,15 @@ class ActionAnswerFromKb(Action):
             if hit.article_id not in suggested:
                 suggested.append(hit.article_id)
         return [SlotSet("kb_outcome", "answered"), SlotSet("suggested_articles", suggested)]
+
+
+async def record_unanswered(conversation_id: str, question: str) -> None:
+    """Count a question the KB could not answer (the admin's KB-gap report groups them). Best
+    effort: the customer's turn does not depend on it."""
+    try:
+        await escalation_client.get_client().record_outcome(conversation_id, "unanswered", question[:2000])
+    except EscalationError as exc:
+        logger.warning("could not record the unanswered question of %s: %s", conversation_id, exc)
 
 
 async def agent_owns_conversation(tracker: Tracker) -> bool:

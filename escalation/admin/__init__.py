@@ -22,7 +22,7 @@ from ..triage import CATEGORIES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import desk  # noqa: E402,F401  (hand-offs, spam, merge: routes of this blueprint)
+from . import desk, gaps  # noqa: E402,F401  (routes of this blueprint, by area)
 
 
 COMPLETED_DAYS = 30  # the workload table's "completed" counts tickets resolved this many days back

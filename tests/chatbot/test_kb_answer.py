@@ -95,6 +95,8 @@ def test_not_answerable_says_so_and_offers_a_person(fake_client, dispatcher):
         {"response": "utter_kb_no_answer", "template": "utter_kb_no_answer"}
     ]
     assert events == [SlotSet("kb_outcome", "no_answer")]
+    # counted for the admin's KB-gap report
+    assert ("record_outcome", (tracker.sender_id, "unanswered", "can I pay in bitcoin", None)) in fake_client.calls
 
 
 def test_service_down_says_so_plainly(fake_client, dispatcher):

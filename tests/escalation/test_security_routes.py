@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from kb_index.embedding import FakeEmbedder
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -100,6 +101,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.close_as_spam", "POST"): console(303),
     ("admin.merge", "POST"): console(303),  # no target given: flashed, back to the ticket
     ("admin.move_tickets", "POST"): console(303),
+    ("admin.kb_gaps_report", "GET"): console(200),
+    ("admin.kb_gap_draft", "GET"): console(200),
+    ("admin.kb_gap_draft", "POST"): console(422),  # an empty form: the error is shown
     # agent console (admins may use it too, except taking tickets from the queue)
     ("agent.my_tickets", "GET"): console(200, agent=200),
     ("agent.kb_search", "GET"): console(200, agent=200),
@@ -138,6 +142,8 @@ ROUTES: dict[tuple[str, str], Row] = {
 
 class StubIndex:
     """Stands in for the KB index so no model is loaded."""
+
+    embedder = FakeEmbedder()
 
     def get_article(self, article_id: str) -> None:
         return None
