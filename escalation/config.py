@@ -1,7 +1,7 @@
 """Settings: code defaults → instance config / ``CARE_*`` environment → test dict.
 
-Every setting is declared once in ``SETTINGS`` with its default and a one-line help;
-``docs/configuration.md`` is generated from this table and a test checks it is current.
+Every setting is declared once in ``SETTINGS`` with its default and a one-line help; the
+README's configuration table lists every one, and ``tests/escalation/test_config.py`` checks it.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,10 +157,6 @@ def init_app(app: Flask) -> None:
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
         sa_event.listen(Session, "after_soft_rollback", _after_rollback)
-
-
-def bus() -> LocalBus:
-    return current_app.extensions["care_bus"]
 
 
 PAGE = 500

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import events
+from . import audit, events
+from .mail import notify as mail_notify
 from .lifecycle import DONE_STATUSES, OPEN_STATUSES
-from .models import AuditEntry, SlaPolicy, Ticket, utcnow
+from .models import SlaPolicy, Ticket, utcnow
 
 DEFAULT_POLICIES = {  # priority: (first response, resolution) in minutes
     "urgent": (15, 4 * 60),
@@ -25,12 +26,6 @@ DEFAULT_POLICIES = {  # priority: (first response, resolution) in minutes
 }
 AT_RISK_SHARE = 0.25  # at risk when less than a quarter of the target time is left
 NOTIFY_STATES = frozenset({"at_risk", "breached"})  # each admin gets one e-mail per change into these
-
-
-def seed_policies(session: Session) -> None:
-    for priority, (first, resolution) in DEFAULT_POLICIES.items():
-        if session.get(SlaPolicy, priority) is None:
-            session.add(SlaPolicy(priority=priority, first_response_minutes=first, resolution_minutes=resolution))
 
 
 def policy(session: Session, priority: str) -> tuple[int, int]:
@@ -127,14 +122,11 @@ def check_all(session: Session, now: datetime | None = None, limit: int = 1000) 
         after = evaluate(ticket, session, now)
         if after != ticket.sla_state:
             before, ticket.sla_state = ticket.sla_state, after
-            session.add(AuditEntry(ticket_id=ticket.id, actor="worker", action=f"sla_{after}",
-                                   from_status=ticket.status, to_status=ticket.status,
-                                   details={"from": before, "to": after, "clock": clock(ticket, now).label}))
+            audit.record(session, ticket, "worker", f"sla_{after}", ticket.status, ticket.status,
+                         **{"from": before, "to": after, "clock": clock(ticket, now).label})
             events.record(session, ticket, "status", {"status": ticket.status, "owner": ticket.owner,
                                                       "sla": after}, public=False)
             if after in NOTIFY_STATES:
-                from .mail import notify as mail_notify
-
                 mail_notify.sla_notice(session, ticket, before, after, clock(ticket, now))
             changes.append((ticket, before, after))
     return changes

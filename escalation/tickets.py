@@ -1,8 +1,8 @@
 """Ticket use cases: one function each, shared by the API, the consoles, the worker and the CLI.
 
-Each function changes the ticket through :mod:`escalation.lifecycle`, writes the audit
-entry in the same transaction, and leaves committing to the caller's unit of work
-(:func:`escalation.tickets.commit` or the request).
+Each function changes the ticket through :mod:`escalation.transitions` (the lifecycle table,
+the SLA clock, one audit entry, the live event) in the caller's transaction, and leaves
+committing to the caller (the request, the worker's pass or the CLI command).
 """
 from __future__ import annotations
 
