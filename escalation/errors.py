@@ -55,3 +55,10 @@ class Unauthorized(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
+
+
+class Unavailable(ServiceError):
+    """Something the request needs is not there now (the database, a worker, the KB index): retry later."""
+
+    status = 503
+    code = "unavailable"

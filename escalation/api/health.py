@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import db
+from ..errors import Unavailable
 from ..models import WorkerHeartbeat, utcnow
 from . import bp
 
@@ -27,8 +28,9 @@ def health() -> Any:
         db.session.execute(text("SELECT 1"))
         workers = worker_beats()
     except SQLAlchemyError as exc:
-        return jsonify({"status": "error", "service": "escalation",
-                        "message": f"database unreachable: {type(exc).__name__}"}), 503
+        raise Unavailable(f"The service cannot reach its database ({type(exc).__name__}). Check the database "
+                          "server and CARE_DATABASE_URL.", code="database_unavailable",
+                          details={"service": "escalation"}) from None
     return jsonify({"status": "ok", "service": "escalation", "workers": workers})
 
 
@@ -40,9 +42,8 @@ def worker_health() -> Any:
     except SQLAlchemyError:
         alive = []
     if not alive:
-        return jsonify({"status": "error", "service": "worker",
-                        "message": "No worker has made a pass recently. Start one: "
-                                   "`flask --app escalation worker`."}), 503
+        raise Unavailable("No worker has made a pass recently. Start one: `flask --app escalation worker`.",
+                          code="worker_down", details={"service": "worker"})
     return jsonify({"status": "ok", "service": "worker", "workers": alive})
 
 
@@ -53,5 +54,8 @@ def ready() -> Any:
     if app.extensions.get("care_kb_ready"):
         return jsonify({"status": "ok", "service": "escalation", "kb": "ready"})
     error = app.extensions.get("care_kb_error")
-    return jsonify({"status": "error" if error else "starting", "service": "escalation",
-                    "message": error or "The KB index is loading; retry in a few seconds."}), 503
+    if error:
+        raise Unavailable(f"The KB index could not be opened: {error}", code="kb_failed",
+                          details={"service": "escalation"})
+    raise Unavailable("The KB index is loading; retry in a few seconds.", code="kb_starting",
+                      details={"service": "escalation"})

@@ -187,6 +187,16 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
             "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement", "agent_id": 2}
 
 
+def assert_error_shape(body: Any, where: str) -> None:
+    """Every API error, whatever answers it (a service function, Flask, the rate limiter, the
+    health checks), has the one shape: {"error": {"code", "message", "details"}}."""
+    assert isinstance(body, dict) and set(body) == {"error"}, f"{where}: {body!r}"
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, f"{where}: {error!r}"
+    assert isinstance(error["code"], str) and error["code"] and isinstance(error["message"], str) \
+        and error["message"] and isinstance(error["details"], dict), f"{where}: {error!r}"
+
+
 def caller(app: Flask, role: str) -> tuple[FlaskClient, dict[str, str]]:
     client = app.test_client()
     if role in {"agent", "admin"}:
@@ -224,8 +234,8 @@ def test_route_by_role(app, world, endpoint, method):
         response.close()  # the event streams are never read
         if got != row.expected(role):
             wrong.append(f"{role}: expected {row.expected(role)}, got {got}")
-        if got in (401, 403) and endpoint.startswith("api."):
-            assert response.get_json()["error"]["code"], "API refusals use the one JSON error shape"
+        if isinstance(got, int) and got >= 400 and endpoint.startswith("api."):
+            assert_error_shape(response.get_json(), f"{method} {endpoint} as {role} ({got})")
     assert wrong == []
 
 
