@@ -7,7 +7,6 @@ throwaway database and, for several instances, a Redis lock store with its own k
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import threading
 import time
@@ -20,29 +19,17 @@ from typing import Any
 import requests
 
 from careops.ephemeral import missing_build_outputs
-from careops.processes import ROOT, Process, StackConfig, stack
+from careops.conversations import sender_token as sign_sender
+from careops.processes import Process, StackConfig, stack
 
 TIMEOUT = 120  # a REST turn on the small shared machine; a bound, not a threshold
 READY_TIMEOUT = 600.0  # loading the model takes minutes when several Rasa processes start at once
 DEFAULTS = StackConfig()  # the secrets of a StackConfig that does not set its own
 
 
-def _care_sessions():  # type: ignore[no-untyped-def]
-    """chatbot/care_sessions.py (standard library only), loaded from its path: the chatbot
-    folder is Rasa's working directory, not a package of this environment."""
-    spec = importlib.util.spec_from_file_location("care_sessions", ROOT / "chatbot" / "care_sessions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-care_sessions = _care_sessions()
-
-
 def sender_token(sender: str, secret: str = DEFAULTS.chat_secret) -> str:
     """The REST channel's token for ``sender``, as a server-side client holding the secret makes it."""
-    return str(care_sessions.sign(secret.encode(), sender))
+    return sign_sender(secret, sender)
 
 
 def check_model() -> list[str]:
