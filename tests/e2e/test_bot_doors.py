@@ -118,10 +118,15 @@ def socket_message(d: Doors, caller: str) -> int:
     else:
         client.connect()
         client.send(text, session_id=d.widget.session_id)
-    # a message in the connection's own conversation: its answer comes after the one above
-    # was taken or dropped (own: the victim's conversation is the connection's own)
-    client.say("hello")
+    # then a message in the connection's own conversation (own: that is the victim's): once it
+    # is in that tracker, the one above was taken (and stored before it) or dropped
+    marker = f"hello {uuid.uuid4().hex[:6]}"
+    client.say(marker)
     client.close()
+    deadline = time.monotonic() + TIMEOUT
+    while marker not in d.user_texts(client.session_id):
+        assert time.monotonic() < deadline, f"{marker!r} never reached {client.session_id}"
+        time.sleep(0.5)
     return 200 if text in d.user_texts(d.widget.session_id) else 403
 
 

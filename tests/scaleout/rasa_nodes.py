@@ -149,7 +149,10 @@ class SocketIoPolling:
         self._post("40")              # join the default namespace
         self._emit("session_request", {"session_id": self.session_id, "token": self.token})
         confirmed = self.wait_for("session_confirm")
-        self.session_id, self.token = confirmed["session_id"], confirmed["token"]
+        if isinstance(confirmed, dict):
+            self.session_id, self.token = confirmed["session_id"], confirmed["token"]
+        else:  # Rasa's own channel confirms the bare id, and has no tokens
+            self.session_id, self.token = confirmed, None
         return self
 
     def _emit(self, event: str, data: Any) -> None:
