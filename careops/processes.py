@@ -125,8 +125,7 @@ def stack(config: StackConfig) -> list[Process]:
             # rasa-sdk's app behind a shared secret, on loopback (chatbot/care_action_server.py)
             "actions", [str(RASA_VENV / "python"), "-m", "care_action_server", "--port", str(config.actions_port),
                         "--actions", "actions"],
-            f"http://{config.host}:{config.actions_port}/health", cwd=ROOT / "chatbot",
-            env={**env, "CARE_ACTIONS_HOST": config.host},
+            f"http://{config.host}:{config.actions_port}/health", cwd=ROOT / "chatbot", env=env,
             ready_timeout=120.0, description="Rasa action server: custom actions (only Rasa may call it)",
         ),
         Process(

@@ -109,12 +109,9 @@ def socket_message(d: Doors, caller: str) -> int:
     text = f"steer {caller} {uuid.uuid4().hex[:6]}"
     client = SocketIoPolling(d.rasa, d.widget.session_id, d.widget.token if caller == "own" else None)
     if caller == "none":
-        client._poll()        # Engine.IO handshake
-        client._post("40")    # the namespace, but no session_request
+        client.open()  # connected, but no session_request before the message
         client.send(text, session_id=d.widget.session_id)
-        client._emit("session_request", {"session_id": None, "token": None})
-        confirmed = client.wait_for("session_confirm")
-        client.session_id, client.token = confirmed["session_id"], confirmed["token"]
+        client.request_session(None, None)
     else:
         client.connect()
         client.send(text, session_id=d.widget.session_id)

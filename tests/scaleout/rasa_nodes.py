@@ -145,9 +145,17 @@ class SocketIoPolling:
     def connect(self) -> SocketIoPolling:
         """Connect and ask for the session; ``session_id`` / ``token`` are what Rasa confirmed
         (a new conversation when the asked one's token did not match)."""
+        self.open()
+        return self.request_session(self.session_id, self.token)
+
+    def open(self) -> SocketIoPolling:
+        """The connection without a session yet."""
         self._poll()                  # the Engine.IO handshake: our sid
         self._post("40")              # join the default namespace
-        self._emit("session_request", {"session_id": self.session_id, "token": self.token})
+        return self
+
+    def request_session(self, session_id: str | None, token: str | None) -> SocketIoPolling:
+        self._emit("session_request", {"session_id": session_id, "token": token})
         confirmed = self.wait_for("session_confirm")
         if isinstance(confirmed, dict):
             self.session_id, self.token = confirmed["session_id"], confirmed["token"]
