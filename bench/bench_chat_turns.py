@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from careops.conversations import sender_token  # noqa: E402
 
 QUESTIONS = ["how do I reset my password", "where is my parcel", "can I return boots I bought last week",
              "my account was inactive for two years", "how do I cancel Northwind Plus", "the app crashes on start"]
@@ -34,7 +35,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run(rasa_url: str, concurrency: int, turns: int, max_seconds: float) -> None:
+def say(session: requests.Session, rasa_url: str, secret: str, sender: str, text: str,
+        timeout: float = 120) -> requests.Response:
+    """One REST turn; the channel wants the sender's token (chatbot/care_channels.py)."""
+    return session.post(f"{rasa_url}/webhooks/rest/webhook", timeout=timeout, json={
+        "sender": sender, "token": sender_token(secret, sender), "message": text})
+
+
+def run(rasa_url: str, secret: str, concurrency: int, turns: int, max_seconds: float) -> None:
     latencies: dict[str, list[float]] = {"kb": [], "other": []}
     errors = 0
     lock = threading.Lock()
@@ -51,8 +59,7 @@ def run(rasa_url: str, concurrency: int, turns: int, max_seconds: float) -> None
             kind = "other" if SCRIPT[turn % len(SCRIPT)] else "kb"
             started = time.perf_counter()
             try:
-                reply = session.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                     timeout=120)
+                reply = say(session, rasa_url, secret, sender, text)
                 ok = reply.status_code == 200 and reply.json()
             except requests.RequestException:
                 ok = False
@@ -64,7 +71,7 @@ def run(rasa_url: str, concurrency: int, turns: int, max_seconds: float) -> None
                     errors += 1
 
     # one warm-up turn so model loading is not measured
-    requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": "warm", "message": QUESTIONS[0]}, timeout=300)
+    say(requests.Session(), rasa_url, secret, "warm", QUESTIONS[0], timeout=300)
     wall = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(conversation, range(concurrency)))
@@ -87,7 +94,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300)
     args = parser.parse_args()
     if args.rasa_url:
-        run(args.rasa_url, args.concurrency, args.turns, args.max_seconds)
+        secret = os.environ.get("CARE_CHAT_SECRET") or sys.exit("--rasa-url needs that Rasa's CARE_CHAT_SECRET")
+        run(args.rasa_url, secret, args.concurrency, args.turns, args.max_seconds)
         return
     from careops.ephemeral import missing_build_outputs, temporary_stack
 
@@ -96,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, \
             temporary_stack(Path(tmp), demo_password="bench-password", echo=lambda m: print(m, file=sys.stderr)) \
             as (config, _):
-        run(config.rasa_url, args.concurrency, args.turns, args.max_seconds)
+        run(config.rasa_url, config.chat_secret, args.concurrency, args.turns, args.max_seconds)
 
 
 if __name__ == "__main__":

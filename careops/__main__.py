@@ -14,16 +14,27 @@ from .processes import ROOT, StackConfig, stack
 from .supervisor import StartFailed, Supervisor, is_healthy
 
 
+GENERATED_SECRETS = ("CARE_SECRET_KEY", "CARE_SERVICE_TOKEN", "CARE_RASA_TOKEN", "CARE_ACTIONS_TOKEN",
+                     "CARE_CHAT_SECRET")
+
+
 def _secrets(instance_dir: Path) -> dict[str, str]:
     """Per-installation secrets, generated once into instance/secrets.env."""
     path = instance_dir / "secrets.env"
     instance_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        path.write_text(f"CARE_SECRET_KEY={secrets.token_urlsafe(32)}\n"
-                        f"CARE_SERVICE_TOKEN={secrets.token_urlsafe(32)}\n")
+        path.write_text("")
         path.chmod(0o600)
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}
+    found = {k.strip(): v.strip() for k, v in pairs}
+    # an installation from before a secret existed gets it added, the others kept
+    missing = [name for name in GENERATED_SECRETS if not found.get(name)]
+    if missing:
+        with path.open("a") as out:
+            for name in missing:
+                found[name] = secrets.token_urlsafe(32)
+                out.write(f"{name}={found[name]}\n")
+    return found
 
 
 def config_from_env() -> StackConfig:
@@ -37,6 +48,10 @@ def config_from_env() -> StackConfig:
         database_url=os.environ.get("CARE_DATABASE_URL"),
         service_token=found["CARE_SERVICE_TOKEN"],
         secret_key=found["CARE_SECRET_KEY"],
+        rasa_token=found["CARE_RASA_TOKEN"],
+        actions_token=found["CARE_ACTIONS_TOKEN"],
+        chat_secret=found["CARE_CHAT_SECRET"],
+        cors_origins=tuple(os.environ.get("CARE_RASA_CORS_ORIGINS", "").split()),
     )
 
 

@@ -6,6 +6,7 @@ logs live under ``base``.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ def temporary_stack(base: Path, *, demo_password: str, escalation_port: int | No
         instance_dir=base / "instance", var_dir=base / "var",
         database_url=database_url or f"sqlite:///{base / 'escalation.sqlite3'}",
         service_token="ephemeral-service-token", secret_key="ephemeral-secret",
+        rasa_token=secrets.token_urlsafe(16), actions_token=secrets.token_urlsafe(16),
+        chat_secret=secrets.token_urlsafe(16),
         extra_env={"CARE_KB_INDEX_DIR": str(ROOT / "var" / "kb_index"), "CARE_WORKER_INTERVAL": "1",
                    **(extra_env or {})},
     )

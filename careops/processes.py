@@ -5,6 +5,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
@@ -35,6 +36,13 @@ class StackConfig:
     database_url: str | None = None
     service_token: str = "dev-service-token"
     secret_key: str = "dev-secret-change-me"
+    # the bot's doors (README.md, "The bot's ports"): Rasa's HTTP API token, the secret Rasa
+    # sends the action server, the key that signs chat conversations; `make run` generates them
+    rasa_token: str = "dev-rasa-token"
+    actions_token: str = "dev-actions-token"
+    chat_secret: str = "dev-chat-secret"
+    # origins whose pages may call Rasa from a browser; empty: the origin of CARE_PUBLIC_URL
+    cors_origins: tuple[str, ...] = ()
     model_dir: Path = ROOT / "chatbot" / "models"
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -49,6 +57,13 @@ class StackConfig:
     @property
     def actions_url(self) -> str:
         return f"http://{self.host}:{self.actions_port}/webhook"
+
+    @property
+    def rasa_cors(self) -> list[str]:
+        if self.cors_origins:
+            return list(self.cors_origins)
+        parts = urlsplit(self.api_url)  # CARE_PUBLIC_URL is the API's URL here (common_env)
+        return [f"{parts.scheme}://{parts.netloc}"]
 
     @property
     def tracker_db(self) -> Path:
@@ -69,6 +84,8 @@ def common_env(config: StackConfig) -> dict[str, str]:
         "CARE_ACTIONS_URL": config.actions_url,
         "CARE_SERVICE_TOKEN": config.service_token,
         "CARE_SECRET_KEY": config.secret_key,
+        "CARE_ACTIONS_TOKEN": config.actions_token,
+        "CARE_CHAT_SECRET": config.chat_secret,
         "CARE_KB_INDEX_DIR": str(config.var_dir / "kb_index"),
         "CARE_RASA_TRACKER_URL": f"sqlite:///{config.tracker_db}",
         "HF_HUB_OFFLINE": "1",
@@ -105,18 +122,23 @@ def stack(config: StackConfig) -> list[Process]:
             description="SLA clocks, auto-close, outbox (heartbeat in /api/v1/health)",
         ),
         Process(
-            "actions", [str(RASA_VENV / "rasa"), "run", "actions", "--port", str(config.actions_port),
+            # rasa-sdk's app behind a shared secret, on loopback (chatbot/care_action_server.py)
+            "actions", [str(RASA_VENV / "python"), "-m", "care_action_server", "--port", str(config.actions_port),
                         "--actions", "actions"],
             f"http://{config.host}:{config.actions_port}/health", cwd=ROOT / "chatbot", env=env,
-            ready_timeout=120.0, description="Rasa action server: custom actions, clients of the API",
+            ready_timeout=120.0, description="Rasa action server: custom actions (only Rasa may call it)",
         ),
         Process(
-            "rasa", [str(RASA_VENV / "rasa"), "run", "--enable-api", "--cors", "*",
+            # the HTTP API (trackers, events, models) needs ?token=CARE_RASA_TOKEN; browsers from
+            # the site's origins only (CORS); the channels check conversation tokens themselves
+            "rasa", [str(RASA_VENV / "rasa"), "run", "--enable-api", "--auth-token", config.rasa_token,
+                     "--cors", *config.rasa_cors,
                      "--interface", config.host, "--port", str(config.rasa_port),
                      "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
                      "--model", str(config.model_dir)],
-            f"{config.rasa_url}/status", cwd=ROOT / "chatbot", env=env, ready_timeout=240.0,
-            description="Rasa: the assistant (socket.io + REST channels, HTTP API)",
+            # "/" answers once the model is loaded (Rasa loads it before it listens); /status wants the token
+            f"{config.rasa_url}/", cwd=ROOT / "chatbot", env=env, ready_timeout=240.0,
+            description="Rasa: the assistant (socket.io + REST channels; HTTP API behind a token)",
         ),
     ]
 

@@ -38,6 +38,26 @@ SETTINGS: dict[str, tuple[str, str]] = {
 # it is the escalation service's own `CARE_PUBLIC_URL` (README.md), which `make run` passes
 # to every process; when it is unset, the tracking links are built from `CARE_API_URL`.
 PUBLIC_URL_SETTING = "CARE_PUBLIC_URL"
+# The longest question `GET /api/v1/kb/search` takes (escalation/api/kb.py MAX_QUERY); a
+# longer one is cut before it is sent (a 422 is no outage).
+MAX_QUERY_CHARS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who the request is really for: the customer behind the conversation. The API keys its
+    per-IP and per-conversation limits for the bot's service token on these headers."""
+
+    client_ip: str = ""
+    conversation_id: str = ""
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.client_ip:
+            out["X-Care-Client-IP"] = self.client_ip
+        if self.conversation_id:
+            out["X-Care-Conversation"] = self.conversation_id
+        return out
 
 
 class EscalationError(Exception):
@@ -125,10 +145,17 @@ class EscalationClient:
         """The customer's tracking page for a ticket (number + e-mail); no API call."""
         return f"{self.public_url}/track?{urlencode({'number': number})}"
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
-        """`GET /api/v1/kb/search`: the public articles that best answer `query`."""
+    async def search_kb(
+        self, query: str, k: int = 4, caller: Optional[Caller] = None
+    ) -> KbSearchResult:
+        """`GET /api/v1/kb/search`: the public articles that best answer `query`.
+
+        A question longer than the API takes is cut to its first `MAX_QUERY_CHARS` (at a word
+        boundary): the start of a long message usually says what it is about.
+        """
         status, body = await self._request(
-            "GET", "/api/v1/kb/search", params={"q": query, "k": str(k)}
+            "GET", "/api/v1/kb/search", params={"q": shorten(query, MAX_QUERY_CHARS), "k": str(k)},
+            headers=caller.headers() if caller else None,
         )
         self._expect(status, body, ok=(200,))
         hits = [
@@ -144,14 +171,14 @@ class EscalationClient:
         return KbSearchResult(answerable=bool(body["answerable"]), hits=hits)
 
     async def open_ticket(
-        self, payload: Mapping[str, Any], idempotency_key: str
+        self, payload: Mapping[str, Any], idempotency_key: str, caller: Optional[Caller] = None
     ) -> TicketReceipt:
         """`POST /api/v1/tickets`. Safe to repeat with the same key and the same payload."""
         status, body = await self._request(
             "POST",
             "/api/v1/tickets",
             json_body=payload,
-            headers={"Idempotency-Key": idempotency_key},
+            headers={"Idempotency-Key": idempotency_key, **(caller.headers() if caller else {})},
         )
         self._expect(status, body, ok=(200, 201))
         return TicketReceipt(
@@ -243,6 +270,15 @@ class EscalationClient:
             error.get("message", f"HTTP {status}"),
             error.get("details"),
         )
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start, cut at the last space."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip()
 
 
 _client: Optional[EscalationClient] = None

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
-from .escalation_client import EscalationError, KbHit
+from .escalation_client import ApiError, Caller, EscalationError, KbHit
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,16 @@ class ActionAnswerFromKb(Action):
 
         query = (tracker.latest_message.get("text") or "").strip()
         try:
-            result = await client.search_kb(query, k=SEARCH_K)
+            result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker))
+        except ApiError as exc:
+            if exc.status == 422:
+                # the API refused the question itself: no outage, there is just no answer to it
+                logger.info("KB search refused the question of %s: %s", tracker.sender_id, exc)
+                dispatcher.utter_message(response="utter_kb_no_answer")
+                return [SlotSet("kb_outcome", "no_answer")]
+            logger.warning("KB search failed for %s: %s", tracker.sender_id, exc)
+            dispatcher.utter_message(response="utter_kb_unavailable")
+            return [SlotSet("kb_outcome", "unavailable")]
         except EscalationError as exc:
             logger.warning("KB search failed for %s: %s", tracker.sender_id, exc)
             dispatcher.utter_message(response="utter_kb_unavailable")
@@ -89,6 +98,12 @@ async def agent_owns_conversation(tracker: Tracker) -> bool:
         logger.warning("could not check the owner of %s: %s", ticket, exc)
         return False
     return info is not None and info.owner in AGENT_OWNERS
+
+
+def caller_of(tracker: Tracker) -> Caller:
+    """The customer this conversation is for, as the escalation API's limits count them."""
+    return Caller(client_ip=transcript.latest_client_ip(tracker.events),
+                  conversation_id=tracker.sender_id or "")
 
 
 def resend_handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:

@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
 from .escalation_client import ApiError, EscalationError, ServiceUnavailable, TicketInfo
-from .kb_answer import agent_owns_conversation, resend_handoff
+from .kb_answer import agent_owns_conversation, caller_of, resend_handoff
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,8 @@ class ActionOpenTicket(Action):
 
         attempts = pending["attempts"] + 1
         try:
-            receipt = await client.open_ticket(pending["payload"], pending["idempotency_key"])
+            receipt = await client.open_ticket(pending["payload"], pending["idempotency_key"],
+                                               caller=caller_of(tracker))
         except ServiceUnavailable as exc:
             logger.warning("opening a ticket for %s failed (attempt %d): %s",
                            tracker.sender_id, attempts, exc)

@@ -12,6 +12,17 @@ EXTERNAL_PREFIX = "EXTERNAL: "
 FORM_NAME = "ticket_form"
 
 
+def latest_client_ip(events: Sequence[dict[str, Any]]) -> str:
+    """The customer's IP as the chat channel saw it (metadata `client_ip` of the latest user
+    message that has one; care_channels.py puts it there); "" when unknown."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            ip = (event.get("metadata") or {}).get("client_ip")
+            if isinstance(ip, str) and ip:
+                return ip
+    return ""
+
+
 def build_transcript(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """User and bot messages in order, with timestamps; user lines carry intent and confidence.
 

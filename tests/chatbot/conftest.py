@@ -14,6 +14,17 @@ CHATBOT_DIR = Path(__file__).resolve().parents[2] / "chatbot"
 sys.path.insert(0, str(CHATBOT_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    # sanic-cors (under rasa_sdk.endpoint, care_action_server) compares versions with
+    # distutils at import; one import here caches it for every test module. Sanic puts its
+    # own "once" filter for DeprecationWarning first when imported, hence the order.
+    import sanic  # noqa: E402,F401
+
+    warnings.filterwarnings("ignore", "distutils Version classes are deprecated", DeprecationWarning)
+    import sanic_cors  # noqa: E402,F401
+
 from rasa_sdk import Tracker  # noqa: E402
 from rasa_sdk.executor import CollectingDispatcher  # noqa: E402
 

@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional
 
 from actions.escalation_client import (
     ApiError,
+    Caller,
     KbHit,
     KbSearchResult,
     ServiceUnavailable,
@@ -28,20 +29,26 @@ class FakeEscalationClient:
         self.answerable = True
         self.down = False
         self.reject_with: Optional[ApiError] = None
+        self.search_reject_with: Optional[ApiError] = None  # what the KB search refuses with
         self.tickets: dict[str, TicketInfo] = {}
         self.calls: list[tuple[str, Any]] = []
+        self.callers: list[Optional[Caller]] = []  # who each search / ticket was for
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
+    async def search_kb(self, query: str, k: int = 4, caller: Optional[Caller] = None) -> KbSearchResult:
         self.calls.append(("search_kb", {"query": query, "k": k}))
+        self.callers.append(caller)
         self._fail_if_down()
+        if self.search_reject_with is not None:
+            raise self.search_reject_with
         hits = self.articles[:k] if self.answerable else []
         return KbSearchResult(answerable=self.answerable, hits=hits)
 
     async def open_ticket(
-        self, payload: Mapping[str, Any], idempotency_key: str
+        self, payload: Mapping[str, Any], idempotency_key: str, caller: Optional[Caller] = None
     ) -> TicketReceipt:
         self.calls.append(("open_ticket", {"payload": payload, "key": idempotency_key}))
+        self.callers.append(caller)
         self._fail_if_down()
         if self.reject_with is not None:
             raise self.reject_with

@@ -14,6 +14,7 @@ import pytest
 from actions import escalation_client
 from actions.escalation_client import (
     ApiError,
+    Caller,
     EscalationClient,
     KbHit,
     ServiceUnavailable,
@@ -109,6 +110,37 @@ def test_search_kb_sends_the_query_and_reads_hits(api, client):
     assert url.path == "/api/v1/kb/search"
     assert parse_qs(url.query) == {"q": ["reset password & 2FA"], "k": ["4"]}
     assert request["headers"]["Authorization"] == "Bearer secret-token"
+
+
+NO_HITS = {"query": "", "answerable": False, "hits": []}
+
+
+def test_a_question_longer_than_the_api_takes_is_cut_at_a_word(api, client):
+    """The KB API refuses more than 1,000 characters with 422; the start of the question
+    is what the customer asked about, so that is what is searched."""
+    api.handler = lambda m, p, h, b: (200, NO_HITS) if len(parse_qs(urlparse(p).query)["q"][0]) <= 1000 \
+        else (422, {"error": {"code": "validation_failed", "message": "too long", "details": None}})
+    question = "my account is locked " * 60  # 1,260 characters
+
+    result = run(client.search_kb(question))
+
+    assert result.answerable is False
+    sent = parse_qs(urlparse(api.requests[0]["path"]).query)["q"][0]
+    assert 900 < len(sent) <= 1000 and question.startswith(sent) and question[len(sent)] == " "
+
+
+def test_the_customer_behind_a_call_is_named_in_headers(api, client):
+    """The API's per-IP and per-conversation limits for the bot's token key on these."""
+    answers = iter([(200, NO_HITS), (201, RECEIPT)])
+    api.handler = lambda m, p, h, b: next(answers)
+    caller = Caller(client_ip="203.0.113.7", conversation_id="c0ffee")
+
+    run(client.search_kb("reset password", caller=caller))
+    run(client.open_ticket(PAYLOAD, "key-1", caller=caller))
+
+    for request in api.requests:
+        assert request["headers"]["X-Care-Client-IP"] == "203.0.113.7"
+        assert request["headers"]["X-Care-Conversation"] == "c0ffee"
 
 
 def test_open_ticket_sends_the_idempotency_key_and_reuses_it(api, client):

@@ -2,6 +2,7 @@
 
 from rasa_sdk.events import SlotSet
 
+from actions.escalation_client import ApiError, Caller
 from actions.kb_answer import ActionAnswerFromKb
 from conftest import bot_event, make_tracker, messages, run, user_event
 
@@ -109,6 +110,29 @@ def test_service_down_says_so_plainly(fake_client, dispatcher):
         {"response": "utter_kb_unavailable", "template": "utter_kb_unavailable"}
     ]
     assert events == [SlotSet("kb_outcome", "unavailable")]
+
+
+def test_a_question_the_api_refuses_is_no_outage(fake_client, dispatcher):
+    """A 422 (the question itself was refused) is not "I can't reach our help centre"."""
+    fake_client.search_reject_with = ApiError(422, "validation_failed", "The question is too long")
+    tracker = make_tracker([user_event("why " * 400, "nlu_fallback", 0.3)])
+
+    events = run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
+
+    assert messages(dispatcher) == [
+        {"response": "utter_kb_no_answer", "template": "utter_kb_no_answer"}
+    ]
+    assert events == [SlotSet("kb_outcome", "no_answer")]
+
+
+def test_the_search_names_the_customer_s_ip_and_conversation(fake_client, dispatcher):
+    """The channel put the browser's IP in the metadata; the API limits count it."""
+    asked = {**user_event(QUESTION, "ask_question"), "metadata": {"client_ip": "198.51.100.4"}}
+    tracker = make_tracker([asked], sender_id="c0ffee")
+
+    run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
+
+    assert fake_client.callers == [Caller(client_ip="198.51.100.4", conversation_id="c0ffee")]
 
 
 def test_an_agent_owned_conversation_is_not_answered_and_the_handoff_is_resent(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+import care_action_server
+import care_sessions
 from actions import escalation_client
 from conftest import CHATBOT_DIR
 
@@ -71,19 +73,37 @@ def test_there_are_at_least_150_question_examples():
     assert len(examples) >= 150
 
 
+RASA_SIDE_SETTINGS = (set(escalation_client.SETTINGS) | set(care_sessions.SETTINGS)
+                      | set(care_action_server.SETTINGS) | {"CARE_ACTIONS_URL", "CARE_RASA_TRACKER_URL"})
+
+
 def test_every_setting_is_documented_in_the_readme():
     readme = (CHATBOT_DIR / "README.md").read_text(encoding="utf-8")
-    names = set(escalation_client.SETTINGS) | {"CARE_ACTIONS_URL", "CARE_RASA_TRACKER_URL"}
+    assert {name for name in RASA_SIDE_SETTINGS if f"`{name}`" not in readme} == set()
+
+
+def test_every_rasa_side_setting_is_in_the_project_readme_too():
+    readme = (CHATBOT_DIR.parent / "README.md").read_text(encoding="utf-8")
+    names = RASA_SIDE_SETTINGS | {"CARE_RASA_TOKEN", "CARE_RASA_CORS_ORIGINS"}  # careops passes these
     assert {name for name in names if f"`{name}`" not in readme} == set()
 
 
 def test_the_endpoints_file_reads_its_urls_from_the_environment():
     endpoints = load(CHATBOT_DIR / "endpoints.yml")
-    assert endpoints["action_endpoint"]["url"] == "${CARE_ACTIONS_URL}"
+    assert endpoints["action_endpoint"] == {
+        "url": "${CARE_ACTIONS_URL}",
+        "headers": {"Authorization": "Bearer ${CARE_ACTIONS_TOKEN}"},  # care_action_server checks it
+    }
     assert endpoints["tracker_store"] == {"type": "SQL", "url": "${CARE_RASA_TRACKER_URL}"}
 
 
 def test_socketio_channel_matches_the_widget_contract():
-    socketio = load(CHATBOT_DIR / "credentials.yml")["socketio"]
+    socketio = load(CHATBOT_DIR / "credentials.yml")["care_channels.CareSocketIOInput"]
     assert socketio == {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
                         "session_persistence": True}
+
+
+def test_only_the_channels_that_check_conversation_tokens_are_open():
+    """Rasa's own socketio / rest channels let a client name any conversation."""
+    assert set(load(CHATBOT_DIR / "credentials.yml")) == {
+        "care_channels.CareSocketIOInput", "care_channels.CareRestInput"}

@@ -6,7 +6,7 @@ import pytest
 from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
 
 from actions import escalation_client, tickets
-from actions.escalation_client import ApiError
+from actions.escalation_client import ApiError, Caller
 from actions.tickets import ActionCheckTicketStatus, ActionOpenTicket, ValidateTicketForm
 from conftest import bot_event, make_tracker, messages, run, user_event
 
@@ -101,6 +101,20 @@ def test_opens_a_ticket_with_transcript_suggestions_and_nlu(fake_client, dispatc
     ]
     assert messages(dispatcher) == OPENED
     assert events == [SlotSet("ticket_number", "CR-10001"), SlotSet("pending_ticket", None)]
+
+
+def test_the_ticket_request_names_the_customer_s_ip_and_conversation(fake_client, dispatcher):
+    """Also on a retry from a reminder, whose own "message" has no IP: the latest one that has."""
+    said = [{**e, "metadata": {"client_ip": "198.51.100.4"}} if e["event"] == "user" else e
+            for e in CONVERSATION]
+    fake_client.down = True
+    events = run(ActionOpenTicket().run(dispatcher, make_tracker(said, SLOTS, sender_id="c0ffee"), {}))
+    fake_client.down = False
+    reminder = said + [user_event("EXTERNAL: EXTERNAL_retry_ticket", "EXTERNAL_retry_ticket", 1.0, 1700000040.0)]
+    run(ActionOpenTicket().run(dispatcher, make_tracker(reminder, {**SLOTS, "pending_ticket": events[0]["value"]},
+                                                        sender_id="c0ffee"), {}))
+
+    assert fake_client.callers == [Caller(client_ip="198.51.100.4", conversation_id="c0ffee")] * 2
 
 
 def test_service_down_keeps_the_request_and_schedules_a_retry(fake_client, dispatcher):

@@ -17,6 +17,8 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.slow_posts: dict[str, float] = {}   # path prefix -> delay for the next such POST
         self.seen: list[tuple[str, str, str | None, int]] = []  # method, path, idempotency key, status
+        # path, and whom the action server said the call was for (X-Care-Client-IP, X-Care-Conversation)
+        self.callers: list[tuple[str, str | None, str | None]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,8 @@ class FaultProxy:
                 delay = 0.0
                 with proxy.lock:
                     proxy.seen.append((method, self.path, self.headers.get("Idempotency-Key"), status))
+                    proxy.callers.append((self.path, self.headers.get("X-Care-Client-IP"),
+                                          self.headers.get("X-Care-Conversation")))
                     if method == "POST":
                         for prefix in list(proxy.slow_posts):
                             if self.path.startswith(prefix):
@@ -74,6 +78,11 @@ class FaultProxy:
     def slow_next_post(self, path_prefix: str, seconds: float) -> None:
         with self.lock:
             self.slow_posts[path_prefix] = seconds
+
+    def callers_of(self, path_prefix: str) -> list[tuple[str | None, str | None]]:
+        """(X-Care-Client-IP, X-Care-Conversation) of each call to paths under ``path_prefix``."""
+        with self.lock:
+            return [(ip, conversation) for path, ip, conversation in self.callers if path.startswith(path_prefix)]
 
     def posts(self, path_prefix: str) -> list[tuple[str, str, str | None, int]]:
         with self.lock:

@@ -6,24 +6,22 @@ import time
 import uuid
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
+from ..scaleout.rasa_nodes import tracker
+from ..scaleout.rasa_nodes import say as rest_say
 from .conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
 
 def say(stack: RunningStack, sender: str, message: str) -> list[str]:
-    reply = requests.post(f"{stack.config.rasa_url}/webhooks/rest/webhook",
-                          json={"sender": sender, "message": message}, timeout=60)
-    reply.raise_for_status()
-    return [m.get("text", "") for m in reply.json()]
+    return rest_say(stack.config.rasa_url, sender, message, stack.config.chat_secret)
 
 
 def bot_texts(stack: RunningStack, sender: str) -> list[str]:
-    tracker = requests.get(f"{stack.config.rasa_url}/conversations/{sender}/tracker", timeout=30).json()
-    return [e.get("text") or "" for e in tracker["events"] if e["event"] == "bot"]
+    events = tracker(stack.config.rasa_url, sender, stack.config.rasa_token)["events"]
+    return [e.get("text") or "" for e in events if e["event"] == "bot"]
 
 
 def tickets_for(stack: RunningStack, sender: str) -> list[str]:

@@ -34,7 +34,7 @@ def test_rasa_killed_and_restarted_mid_conversation(tmp_path: Path) -> None:
     config.var_dir.mkdir(parents=True)
     processes = {p.name: p for p in stack(config) if p.name in {"actions", "rasa"}}
     supervisor = Supervisor(tmp_path / "log")
-    rest_sender, widget_session = f"restart-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    rest_sender = f"restart-{uuid.uuid4().hex[:8]}"
     widget: SocketIoPolling | None = None
     try:
         for process in processes.values():
@@ -44,7 +44,8 @@ def test_rasa_killed_and_restarted_mid_conversation(tmp_path: Path) -> None:
 
         assert any("What name" in r for r in say(url, rest_sender, "I want to talk to a person"))
         assert any("Thanks, Austin Employee" in r for r in say(url, rest_sender, "Austin Employee"))
-        widget = SocketIoPolling(url, widget_session).connect()
+        widget = SocketIoPolling(url).connect()  # a new visitor: Rasa names the conversation
+        widget_session, widget_token = widget.session_id, widget.token
         assert "What name" in widget.say("I want to talk to a person")
         before = tracker(url, rest_sender)["events"]
 
@@ -65,8 +66,10 @@ def test_rasa_killed_and_restarted_mid_conversation(tmp_path: Path) -> None:
         assert users == ["I want to talk to a person", "Austin Employee", "no"]
 
         # the widget reconnects (its socket died with the process) with its stored session id
+        # and token: the new process (same CARE_CHAT_SECRET) continues that conversation
         widget.close()
-        widget = SocketIoPolling(url, widget_session).connect()
+        widget = SocketIoPolling(url, widget_session, widget_token).connect()
+        assert widget.session_id == widget_session
         answer = widget.say("Austin Employee")
         assert "Thanks, Austin Employee" in answer and "e-mail" in answer, answer
         widget_state = tracker(url, widget_session)

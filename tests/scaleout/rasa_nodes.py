@@ -19,10 +19,17 @@ from typing import Any
 import requests
 
 from careops.ephemeral import missing_build_outputs
+from careops.conversations import sender_token as sign_sender
 from careops.processes import Process, StackConfig, stack
 
 TIMEOUT = 120  # a REST turn on the small shared machine; a bound, not a threshold
 READY_TIMEOUT = 600.0  # loading the model takes minutes when several Rasa processes start at once
+DEFAULTS = StackConfig()  # the secrets of a StackConfig that does not set its own
+
+
+def sender_token(sender: str, secret: str = DEFAULTS.chat_secret) -> str:
+    """The REST channel's token for ``sender``, as a server-side client holding the secret makes it."""
+    return sign_sender(secret, sender)
 
 
 def check_model() -> list[str]:
@@ -35,9 +42,11 @@ def rasa_url(database_url: str) -> str:
 
 
 def write_endpoints(path: Path, *, actions_url: str, tracker_url: str,
-                    lock_store: dict[str, Any] | None = None) -> Path:
-    """YAML is a superset of JSON: no quoting questions for URLs."""
-    endpoints: dict[str, Any] = {"action_endpoint": {"url": actions_url},
+                    lock_store: dict[str, Any] | None = None, actions_token: str = DEFAULTS.actions_token) -> Path:
+    """YAML is a superset of JSON: no quoting questions for URLs (and no ``${VAR}`` either:
+    Rasa expands those only in plain scalars, so the action server's token is written out)."""
+    endpoints: dict[str, Any] = {"action_endpoint": {"url": actions_url,
+                                                     "headers": {"Authorization": f"Bearer {actions_token}"}},
                                  "tracker_store": {"type": "SQL", "url": tracker_url}}
     if lock_store:
         endpoints["lock_store"] = lock_store
@@ -61,14 +70,17 @@ def rasa_process(config: StackConfig, name: str, port: int, endpoints: Path,
                                ready_timeout=max(base.ready_timeout, READY_TIMEOUT))
 
 
-def say(url: str, sender: str, text: str) -> list[str]:
-    reply = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=TIMEOUT)
+def say(url: str, sender: str, text: str, secret: str = DEFAULTS.chat_secret) -> list[str]:
+    """One REST turn of ``sender``'s conversation (with its token); the bot's texts."""
+    reply = requests.post(f"{url}/webhooks/rest/webhook", timeout=TIMEOUT, json={
+        "sender": sender, "token": sender_token(sender, secret), "message": text})
     reply.raise_for_status()
     return [m.get("text", "") for m in reply.json()]
 
 
-def tracker(url: str, sender: str) -> dict[str, Any]:
-    reply = requests.get(f"{url}/conversations/{sender}/tracker", timeout=TIMEOUT)
+def tracker(url: str, sender: str, token: str = DEFAULTS.rasa_token) -> dict[str, Any]:
+    """The conversation from Rasa's HTTP API, which wants its token (CARE_RASA_TOKEN)."""
+    reply = requests.get(f"{url}/conversations/{sender}/tracker", params={"token": token}, timeout=TIMEOUT)
     reply.raise_for_status()
     return reply.json()
 
@@ -86,10 +98,11 @@ def turns(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 class SocketIoPolling:
     """The widget's transport, spoken by hand: socket.io (Engine.IO 4) over HTTP long-polling
-    to Rasa's socketio channel, with a persistent session id (``session_request``)."""
+    to Rasa's socketio channel (chatbot/care_channels.py), with a persistent session: the id
+    and token of ``session_request``; none for a new conversation, which Rasa names."""
 
-    def __init__(self, url: str, session_id: str) -> None:
-        self.base, self.session_id = f"{url}/socket.io/", session_id
+    def __init__(self, url: str, session_id: str | None = None, token: str | None = None) -> None:
+        self.base, self.session_id, self.token = f"{url}/socket.io/", session_id, token
         self.http = requests.Session()
         self.sid = ""
         self.pending: list[tuple[str, Any]] = []
@@ -130,19 +143,36 @@ class SocketIoPolling:
         raise AssertionError(f"no {event!r} within {TIMEOUT}s; got {self.pending}")
 
     def connect(self) -> SocketIoPolling:
+        """Connect and ask for the session; ``session_id`` / ``token`` are what Rasa confirmed
+        (a new conversation when the asked one's token did not match)."""
+        self.open()
+        return self.request_session(self.session_id, self.token)
+
+    def open(self) -> SocketIoPolling:
+        """The connection without a session yet."""
         self._poll()                  # the Engine.IO handshake: our sid
         self._post("40")              # join the default namespace
-        self._emit("session_request", {"session_id": self.session_id})
+        return self
+
+    def request_session(self, session_id: str | None, token: str | None) -> SocketIoPolling:
+        self._emit("session_request", {"session_id": session_id, "token": token})
         confirmed = self.wait_for("session_confirm")
-        assert confirmed == self.session_id, confirmed
+        if isinstance(confirmed, dict):
+            self.session_id, self.token = confirmed["session_id"], confirmed["token"]
+        else:  # Rasa's own channel confirms the bare id, and has no tokens
+            self.session_id, self.token = confirmed, None
         return self
 
     def _emit(self, event: str, data: Any) -> None:
         self._post("42" + json.dumps([event, data]))
 
+    def send(self, text: str, session_id: str | None = None) -> None:
+        """Send ``text`` as the widget does (naming ``session_id``, by default our own)."""
+        self._emit("user_uttered", {"message": text, "session_id": session_id or self.session_id})
+
     def say(self, text: str) -> str:
         """Send ``text`` as the widget does; the first bot message that comes back."""
-        self._emit("user_uttered", {"message": text, "session_id": self.session_id})
+        self.send(text)
         return str(self.wait_for("bot_uttered").get("text", ""))
 
     def close(self) -> None:
@@ -173,8 +203,8 @@ class SlowActionProxy:
                 call = json.loads(body or b"{}")
                 start = time.monotonic()
                 time.sleep(proxy.delay)
-                request = urllib.request.Request(proxy.upstream, data=body, method="POST",
-                                                 headers={"Content-Type": "application/json"})
+                request = urllib.request.Request(proxy.upstream, data=body, method="POST", headers={
+                    "Content-Type": "application/json", "Authorization": self.headers.get("Authorization", "")})
                 try:
                     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 (loopback)
                         status, payload = response.status, response.read()

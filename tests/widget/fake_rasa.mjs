@@ -1,8 +1,10 @@
-// A stand-in for Rasa 3.6's socketio input channel (rasa/core/channels/socketio.py) with
-// session persistence on, for the widget's transport tests:
-//   session_request {session_id|null} -> joins the room `session_id` (a new hex id when
-//   null) and emits session_confirm <session_id>; user_uttered {message, session_id} ->
-//   bot_uttered replies to that room. GET /__log returns what it saw, as JSON.
+// A stand-in for the project's socket.io channel (chatbot/care_channels.py: Rasa 3.6's
+// socketio channel with signed conversations), for the widget's transport tests:
+//   session_request {session_id, token} -> joins the room `session_id` when `token` is its
+//   token (here: "sig-" + id; the real one is an HMAC), else starts a new hex id; emits
+//   session_confirm {session_id, token}; user_uttered {message, session_id} -> bot_uttered
+//   replies to the conversation this socket was confirmed for (another id: dropped).
+//   GET /__log returns what it saw, as JSON.
 //
 //   node fake_rasa.mjs [port]     prints "listening <port>" once it accepts connections
 import { randomBytes } from 'node:crypto';
@@ -54,17 +56,22 @@ io.on('connection', (socket) => {
   log.push({ event: 'connect', transport: socket.conn.transport.name });
   socket.conn.on('upgrade', (transport) => log.push({ event: 'upgrade', transport: transport.name }));
 
+  let bound = null;
   socket.on('session_request', (data) => {
     log.push({ event: 'session_request', data });
-    const sessionId = (data && data.session_id) || randomBytes(16).toString('hex');
+    const wanted = data && data.session_id;
+    const valid = wanted && data.token === `sig-${wanted}`;
+    const sessionId = valid ? wanted : randomBytes(16).toString('hex');
+    if (bound && bound !== sessionId) socket.leave(bound);
+    bound = sessionId;
     socket.join(sessionId);
-    socket.emit('session_confirm', sessionId);
+    socket.emit('session_confirm', { session_id: sessionId, token: `sig-${sessionId}` });
   });
 
   socket.on('user_uttered', (data) => {
     log.push({ event: 'user_uttered', data });
-    if (!data || !data.session_id) return; // Rasa ignores these with session persistence on
-    for (const reply of repliesFor(data.message)) io.to(data.session_id).emit('bot_uttered', reply);
+    if (!data || !bound || (data.session_id && data.session_id !== bound)) return; // refused
+    for (const reply of repliesFor(data.message)) io.to(bound).emit('bot_uttered', reply);
   });
 });
 

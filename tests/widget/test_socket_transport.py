@@ -2,7 +2,7 @@
 
 The end-to-end test against a real `rasa run` belongs to the project's e2e suite; these
 pin the widget's side of docs/interfaces.md: long-polling only, session_request with the
-stored session id, user_uttered {message, session_id}, bot_uttered rendering.
+stored session id and its token, user_uttered {message, session_id}, bot_uttered rendering.
 """
 
 import json
@@ -24,18 +24,38 @@ def test_session_and_messages_over_long_polling(embed, fake_rasa):
 
     session_id = widget.storage("carechat:session_id")
     assert session_id and len(session_id) == 32
-    assert rasa.events("session_request")[0]["data"] == {"session_id": None}
+    assert widget.storage("carechat:session_token") == f"sig-{session_id}"
+    assert rasa.events("session_request")[0]["data"] == {"session_id": None, "token": None}
     assert rasa.events("user_uttered")[0]["data"] == {
         "message": "hello", "session_id": session_id, "customData": {"language": "en"},
     }
     assert [entry["transport"] for entry in rasa.events("connect")] == ["polling"]
     assert rasa.events("upgrade") == []
 
-    # A reload asks for the same session, so Rasa keeps the conversation.
+    # A reload asks for the same session with its token, so Rasa keeps the conversation.
     widget.page.reload()
     widget.open()
     requests = rasa.wait_for("session_request", count=2)
-    assert requests[1]["data"] == {"session_id": session_id}
+    assert requests[1]["data"] == {"session_id": session_id, "token": f"sig-{session_id}"}
+
+
+def test_a_session_the_server_does_not_continue_is_replaced(embed, fake_rasa):
+    """A stored id whose token Rasa refuses (e.g. from before tokens, or copied from another
+    browser): the widget keeps the new conversation Rasa starts instead, and talks in it."""
+    rasa = fake_rasa()
+    widget = embed(socket_options(rasa))
+    widget.page.evaluate("""() => {
+      localStorage.setItem('carechat:session_id', 'someone-elses-id');
+      localStorage.setItem('carechat:session_token', 'forged');
+    }""")
+    widget.page.reload()
+    widget.open()
+    widget.say("hello")
+    expect(widget.messages("bot").last.locator(".cc-bubble")).to_have_text("Hi! I am the ACME assistant.")
+    assert rasa.events("session_request")[0]["data"] == {"session_id": "someone-elses-id", "token": "forged"}
+    session_id = widget.storage("carechat:session_id")
+    assert session_id != "someone-elses-id" and widget.storage("carechat:session_token") == f"sig-{session_id}"
+    assert rasa.events("user_uttered")[0]["data"]["session_id"] == session_id
 
 
 def test_buttons_articles_and_handoff_from_the_bot(embed, site, fake_rasa):

@@ -1,9 +1,11 @@
 // The bot channel: socket.io to Rasa's socketio input channel (docs/interfaces.md).
 //
 // A bot channel is any factory `(config, events) => {connect(), send(text), close()}`.
-//   config: {url, path, getSessionId(), metadata()}
+//   config: {url, path, getSession() -> {id, token}, metadata()}
 //   events: {onMessage(botUttered), onStatus('connecting'|'online'|'reconnecting'|'offline'),
-//            onSession(sessionId)}
+//            onSession(sessionId, token)}
+// Rasa (chatbot/care_channels.py) continues a conversation only for the token it issued with
+// it; for any other id it starts a new one, and the widget keeps whatever it confirms.
 // This is the real one; tests pass their own through the `transport` option.
 import { io } from 'socket.io-client';
 
@@ -20,7 +22,7 @@ export function createSocketTransport(config, events) {
       const { text, metadata } = queue.shift();
       // The session id is read when sending: the first message of a brand-new visitor is
       // typed before Rasa has confirmed (and so named) the session.
-      const message = { message: text, session_id: config.getSessionId() };
+      const message = { message: text, session_id: config.getSession().id };
       if (metadata) message.customData = metadata;
       socket.emit('user_uttered', message);
     }
@@ -41,12 +43,14 @@ export function createSocketTransport(config, events) {
 
     socket.on('connect', () => {
       confirmed = false;
-      socket.emit('session_request', { session_id: config.getSessionId() || null });
+      const { id, token } = config.getSession();
+      socket.emit('session_request', { session_id: id || null, token: (id && token) || null });
     });
 
     socket.on('session_confirm', (data) => {
       const id = data && typeof data === 'object' ? data.session_id : data;
-      if (id) events.onSession(String(id));
+      const token = data && typeof data === 'object' ? data.token : null;
+      if (id) events.onSession(String(id), typeof token === 'string' ? token : null);
       confirmed = true;
       events.onStatus('online');
       flush();

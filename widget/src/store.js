@@ -3,6 +3,8 @@
 // back to memory, so the widget still works for the life of the page.
 //
 //   carechat:session_id  the Rasa session id (plain text, as Rasa confirmed it)
+//   carechat:session_token  the token Rasa issued with it: without it the conversation
+//                        cannot be continued (not even by this browser)
 //   carechat:history     the messages shown in the panel (JSON list, newest last)
 //   carechat:handoff     {ticket, token, owner, agent, status, seen, eventId} while a
 //                        person owns the chat

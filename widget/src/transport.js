@@ -21,7 +21,7 @@ export function createTransport(options, store, events) {
     {
       url: options.rasaUrl,
       path: options.socketPath,
-      getSessionId: () => store.getText('session_id'),
+      getSession: () => ({ id: store.getText('session_id'), token: store.getText('session_token') }),
       metadata: () => {
         const data = {};
         if (options.user) data.user = options.user;
@@ -32,7 +32,11 @@ export function createTransport(options, store, events) {
     {
       onMessage: (message) => events.onBotMessage(message),
       onStatus: (state) => events.onStatus('bot', state),
-      onSession: (id) => store.setText('session_id', id),
+      onSession: (id, token) => {
+        store.setText('session_id', id);
+        if (token) store.setText('session_token', token);
+        else store.remove('session_token');
+      },
     },
   );
   let connected = false;
