@@ -65,7 +65,8 @@ def rasa_process(config: StackConfig, name: str, port: int, endpoints: Path,
     argv = list(base.argv)
     argv[argv.index("--port") + 1] = str(port)
     argv[argv.index("--endpoints") + 1] = str(endpoints)
-    return dataclasses.replace(base, name=name, argv=argv, health_url=f"http://{config.host}:{port}/status",
+    # "/" as careops' own health check: /status wants the API token
+    return dataclasses.replace(base, name=name, argv=argv, health_url=f"http://{config.host}:{port}/",
                                env={**base.env, **(extra_env or {})},
                                ready_timeout=max(base.ready_timeout, READY_TIMEOUT))
 
