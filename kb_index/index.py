@@ -169,6 +169,13 @@ class Index:
         with self._lock:
             return self._ranked(query, vector, k, audience, method, fusion)
 
+    def shown_section(self, ranked: RankedArticle, query: str,
+                      vector: np.ndarray | None) -> Section:
+        """The section :meth:`search` would show for ``ranked`` (from :meth:`rank`),
+        ``vector`` being the embedding of ``correct(query)`` (for evaluation)."""
+        with self._lock:
+            return self._section(ranked, vector, asks_how(query))
+
     def _prepare(self, query: str, method: str) -> tuple[str, np.ndarray | None]:
         query = self.correct(query)
         return query, (None if method == "bm25" else self.embedder.encode([query])[0])
