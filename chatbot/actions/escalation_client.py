@@ -60,12 +60,37 @@ class ApiError(EscalationError):
 
 
 @dataclasses.dataclass(frozen=True)
+class KbSection:
+    """The section of a hit's article that answers the question (plain text, steps
+    numbered one a line); `complete` is False when `text` is only its start."""
+
+    heading: str
+    anchor: str
+    text: str
+    complete: bool
+    url: str
+
+    @classmethod
+    def from_json(cls, data: Optional[Mapping[str, Any]]) -> Optional["KbSection"]:
+        if not data:
+            return None
+        return cls(
+            heading=str(data["heading"]),
+            anchor=str(data["anchor"]),
+            text=str(data["text"]),
+            complete=bool(data["complete"]),
+            url=str(data["url"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class KbHit:
     article_id: str
     title: str
     url: str
     snippet: str
     score: float
+    section: Optional[KbSection] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,11 +150,15 @@ class EscalationClient:
         """The customer's tracking page for a ticket (number + e-mail); no API call."""
         return f"{self.public_url}/track?{urlencode({'number': number})}"
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
-        """`GET /api/v1/kb/search`: the public articles that best answer `query`."""
-        status, body = await self._request(
-            "GET", "/api/v1/kb/search", params={"q": query, "k": str(k)}
-        )
+    async def search_kb(
+        self, query: str, k: int = 4, context: Optional[str] = None
+    ) -> KbSearchResult:
+        """`GET /api/v1/kb/search`: the public articles that best answer `query`;
+        `context`: the previous question, when `query` follows up on it."""
+        params = {"q": query, "k": str(k)}
+        if context:
+            params["context"] = context
+        status, body = await self._request("GET", "/api/v1/kb/search", params=params)
         self._expect(status, body, ok=(200,))
         hits = [
             KbHit(
@@ -138,6 +167,7 @@ class EscalationClient:
                 url=hit["url"],
                 snippet=hit["snippet"],
                 score=float(hit["score"]),
+                section=KbSection.from_json(hit.get("section")),
             )
             for hit in body["hits"]
         ]

@@ -32,8 +32,13 @@ class FakeEscalationClient:
         self.calls: list[tuple[str, Any]] = []
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
-        self.calls.append(("search_kb", {"query": query, "k": k}))
+    async def search_kb(
+        self, query: str, k: int = 4, context: Optional[str] = None
+    ) -> KbSearchResult:
+        call = {"query": query, "k": k}
+        if context is not None:
+            call["context"] = context
+        self.calls.append(("search_kb", call))
         self._fail_if_down()
         hits = self.articles[:k] if self.answerable else []
         return KbSearchResult(answerable=self.answerable, hits=hits)

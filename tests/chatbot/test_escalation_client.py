@@ -16,6 +16,7 @@ from actions.escalation_client import (
     ApiError,
     EscalationClient,
     KbHit,
+    KbSection,
     ServiceUnavailable,
     TicketInfo,
     TicketReceipt,
@@ -109,6 +110,24 @@ def test_search_kb_sends_the_query_and_reads_hits(api, client):
     assert url.path == "/api/v1/kb/search"
     assert parse_qs(url.query) == {"q": ["reset password & 2FA"], "k": ["4"]}
     assert request["headers"]["Authorization"] == "Bearer secret-token"
+
+
+def test_search_kb_sends_the_context_and_reads_the_section(api, client):
+    section = {"heading": "Steps", "anchor": "steps", "text": "1. Choose Forgot password.",
+               "complete": True, "url": "/help/reset-password#steps"}
+    api.handler = lambda m, p, h, b: (200, {
+        "query": "and then?", "answerable": True,
+        "hits": [{"article_id": "reset-password", "title": "Reset your password",
+                  "url": "/help/reset-password", "snippet": "Choose Forgot password.",
+                  "score": 0.8, "section": section}],
+    })
+
+    result = run(client.search_kb("and then?", k=2, context="reset password"))
+
+    assert result.hits[0].section == KbSection("Steps", "steps", "1. Choose Forgot password.", True,
+                                               "/help/reset-password#steps")
+    query = parse_qs(urlparse(api.requests[0]["path"]).query)
+    assert query == {"q": ["and then?"], "k": ["2"], "context": ["reset password"]}
 
 
 def test_open_ticket_sends_the_idempotency_key_and_reuses_it(api, client):
