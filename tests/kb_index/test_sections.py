@@ -154,3 +154,16 @@ def test_context_is_validated_like_the_query(index):
     with pytest.raises(QueryError):
         index.search("and then?", context="x" * 1001)
     assert index.search("reactivate", context="   ").hits   # blank context: ignored
+
+
+def test_an_article_without_headings_and_a_keyword_only_search_still_get_a_section(index):
+    from kb_index import Article
+
+    index.upsert_article(Article(id="fix-label-printer", title="Fix the label printer", audience="public",
+                                 body="Turn the printer off and on, then print a test label."))
+    hit = index.search("label printer test label", k=1).hits[0]
+    assert hit.article_id == "fix-label-printer"
+    assert (hit.section.heading, hit.section.anchor) == ("Fix the label printer", "fix-the-label-printer")
+    assert hit.section.text == "Turn the printer off and on, then print a test label."
+    keyword_only = index.search("reactivation link new password", k=1, method="bm25").hits[0]
+    assert keyword_only.section.heading == "How to reactivate your account"
