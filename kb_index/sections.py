@@ -6,11 +6,13 @@ first ``##`` heading is the section of the ``# title``).  Each has an *anchor*, 
 of its heading as GitHub and the help pages write it ("How to reactivate your account"
 -> ``how-to-reactivate-your-account``), which the eval set's gold passages name.
 
-The hit's answering section is chosen by meaning, not by the fused chunk score: the
-cosine of the question's embedding with each section's chunk vectors (their embedded
-text starts with ``title / heading``), best chunk per section.  The fused score rewards a
-shared word ("reactivated") over what the question asks; the section's own similarity
-to the question does not (docs/kb_index.md, "Answers").
+The hit's answering section is chosen by how well it answers, not by the fused chunk
+score that ranked the article: the cosine of the question's embedding with each
+section's chunk vectors (their embedded text starts with ``title / heading``), plus a
+little relative BM25 and a bonus for numbered steps when the question asks how
+(:func:`section_scores`); best chunk per section, the introduction only when there is
+nothing else.  The fused score rewarded a shared word ("reactivated") over what the
+question asks (docs/kb_index.md, "Answers").
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _SPACE = re.compile(r"[ \t]+")
 
 @dataclass(frozen=True)
 class Section:
-    heading: str     # the heading as written ("" never: the first section is the title's)
+    heading: str     # the heading as written; the text above the first "##" has the title
     anchor: str      # slug of the heading: the fragment of its place on the help page
     text: str        # plain text: paragraphs and list items, one per line, steps "1. ..."
     complete: bool   # False when ``text`` is the start of a longer section
@@ -89,10 +91,12 @@ def plain(markdown: str) -> str:
             lines.append(f"{number}. {item.group(2)}" if item.group(1) else f"- {item.group(2)}")
         elif line.startswith(("#", ">", "|")):
             flush()
+            number = 0
             lines.append(line.lstrip("#>| ").rstrip("| "))
         elif lines and _ITEM.match(lines[-1]) and not paragraph and raw.startswith((" ", "\t")):
             lines[-1] += " " + line          # a list item's continuation line
         else:
+            number = 0                       # a paragraph ends the list: the next one restarts
             paragraph.append(line)
     flush()
     return "\n".join(lines)

@@ -81,6 +81,10 @@ def test_plain_text_keeps_numbered_steps_one_a_line(article):
         "3. Open the reactivation link we send and choose a new password."]
 
 
+def test_a_second_list_after_a_paragraph_is_numbered_from_one():
+    assert plain("1. a\n2. b\n\nThen:\n\n1. c\n1. d") == "1. a\n2. b\nThen:\n1. c\n2. d"
+
+
 def test_plain_text_joins_paragraph_lines_and_bullets():
     assert plain("One line\nwrapped.\n\n- a **bold** item\n- `code`") == "One line wrapped.\n- a bold item\n- code"
 
