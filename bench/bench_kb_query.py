@@ -14,6 +14,11 @@ worse than on real embeddings.
 
     .venv/bin/python bench/bench_kb_query.py                       # 1k, 100k, 1M
     .venv/bin/python bench/bench_kb_query.py --sizes 1000,100000 --queries 200
+    .venv/bin/python bench/bench_kb_query.py --sizes "" --kb-turn   # the real KB only
+
+``--kb-turn`` also times a KB turn on the real index (``--kb-index``, the eval questions):
+``Index.search(q, k=4)`` whole, and inside it the choice of the answering section for the
+4 hits (sections.py), which is what the section-level answers added to a turn.
 """
 
 from __future__ import annotations
@@ -131,6 +136,31 @@ def bench_size(n: int, args, embedder: Embedder, rng: np.random.Generator) -> di
     return row
 
 
+def bench_kb_turn(index_dir: str, questions_path: str, embedder: Embedder, rounds: int) -> dict:
+    """A KB turn on the real index: whole search, and the section choice within it."""
+    from kb_index import open_index
+    from kb_index.evaluate import load_questions
+
+    index = open_index(index_dir, embedder=embedder)
+    questions = [q["question"] for q in load_questions(questions_path)]
+    turn_ms, section_ms = [], []
+    for _ in range(rounds):
+        for question in questions:
+            started = time.perf_counter()
+            index.search(question, k=4)
+            turn_ms.append((time.perf_counter() - started) * 1000)
+            vector = embedder.encode([index.correct(question)])[0]
+            ranked = index.rank(question, 4, vector=vector)[:4]
+            started = time.perf_counter()
+            for hit in ranked:
+                index.shown_section(hit, question, vector)
+            section_ms.append((time.perf_counter() - started) * 1000)
+    p = lambda xs, q: round(float(np.percentile(xs, q)), 2)  # noqa: E731
+    return {"queries": len(turn_ms), "turn_p50_ms": p(turn_ms, 50), "turn_p95_ms": p(turn_ms, 95),
+            "sections_p50_ms": p(section_ms, 50), "sections_p95_ms": p(section_ms, 95),
+            "sections_max_ms": round(max(section_ms), 2)}
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                   if line.startswith("model name")), platform.processor())
@@ -149,13 +179,24 @@ def main() -> None:
     parser.add_argument("--bm25-max", type=int, default=1_000_000,
                         help="largest size at which BM25 is measured too")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--kb-turn", action="store_true", help="also time KB turns on the real index")
+    parser.add_argument("--kb-index", default=settings.get("index_dir"))
+    parser.add_argument("--kb-questions", default="data/eval/kb_questions.jsonl")
+    parser.add_argument("--kb-rounds", type=int, default=2, help="passes over the questions")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     embedder = Embedder()
     embedder.encode(["warm up"])
     print(f"machine: {machine()}")
+    if args.kb_turn:
+        turn = bench_kb_turn(args.kb_index, args.kb_questions, embedder, args.kb_rounds)
+        print(json.dumps({"kb_turn": turn}))
+        print(f"KB turn (search k=4, {turn['queries']} queries): p50 {turn['turn_p50_ms']} ms, "
+              f"p95 {turn['turn_p95_ms']} ms; of which choosing the 4 answering sections: "
+              f"p50 {turn['sections_p50_ms']} ms, p95 {turn['sections_p95_ms']} ms, "
+              f"max {turn['sections_max_ms']} ms; load average {os.getloadavg()[0]:.1f}")
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in (int(s) for s in args.sizes.split(",") if s):
         row = bench_size(n, args, embedder, rng)
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -17,7 +17,6 @@ generic shop questions such as "cancel my order", which the KB does answer).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -26,18 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import kb_index  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
 from kb_index.errors import QueryError  # noqa: E402
-
-
-def messages(root: Path) -> dict[str, list[str]]:
-    found = {}
-    for path in sorted((root / "dataset" / "v2" / "test").glob("*_test.csv")):
-        with path.open(encoding="utf-8") as handle:
-            found[path.stem.replace("_test", "")] = [
-                row["sentence"].strip() for row in csv.DictReader(handle)
-                if row["label"] == "NO_NODES_DETECTED" and row["sentence"].strip()]
-    if not found:
-        raise SystemExit(f"no HINT3 test files under {root}/dataset/v2/test")
-    return found
+from kb_index.evaluate import hint3_messages  # noqa: E402
 
 
 def main() -> None:
@@ -55,7 +43,7 @@ def main() -> None:
     total = answered_total = 0
     answered_examples = []
     started = time.perf_counter()
-    for bot, texts in messages(args.hint3).items():
+    for bot, texts in hint3_messages(args.hint3).items():
         answered = 0
         for text in texts:
             try:

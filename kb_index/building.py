@@ -84,6 +84,18 @@ def is_stale(source_dir: str | Path, index_dir: str | Path, embedder=None) -> bo
     return indexed != current
 
 
+def build_articles(articles: list[Article], index_dir: str | Path, embedder=None, *,
+                   show_progress: bool = False, **options) -> tuple[Index, BuildReport]:
+    """Build or update ``index_dir`` from ``articles`` already in memory (for example an
+    FAQ imported without its question lists, as ``python -m kb_index eval`` does);
+    incremental like :func:`build`."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or Embedder()
+    with manifest_file.folder_lock(index_dir):
+        return _build_locked(list(articles), index_dir, embedder, show_progress, options)
+
+
 def _chunking(options: dict) -> dict:
     return {"chunk_chars": int(settings.get("chunk_chars", options.get("chunk_chars"))),
             "chunk_overlap": int(settings.get("chunk_overlap", options.get("chunk_overlap")))}

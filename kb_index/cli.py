@@ -6,12 +6,13 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from . import settings
-from .building import build, open_index
+from .articles import load_articles
+from .building import build, build_articles, open_index
 from .errors import KBError
-from .evaluate import evaluate, format_table, load_questions
+from .evaluate import evaluate, format_table, hint3_messages, load_questions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--fusion", choices=("weighted", "rrf"), default=None,
                         help="fusion whose threshold is chosen (default: the configured one)")
     p_eval.add_argument("--misses", action="store_true", help="list the questions missed")
+    p_eval.add_argument("--hint3", default=None, metavar="DIR",
+                        help="also count HINT3's out-of-scope messages (the folder holding dataset/v2)")
+    p_eval.add_argument("--imported-index", default=None, metavar="DIR",
+                        help="index of the same articles without their question lists, as a company "
+                             "would import its FAQ, built or updated here (default: <index>_imported; "
+                             "'' to skip)")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -80,10 +87,25 @@ def _search(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     options = {"fusion": args.fusion} if args.fusion else {}
     index = open_index(args.index, source_dir=args.source, **options)
-    report = evaluate(index, load_questions(args.questions), load_questions(args.oos))
-    print(format_table(report))
-    if args.misses:
-        print("\nmissed at rank 1 (question | expected | got):")
-        for question, expected, got in report.misses:
-            print(f"- {question} | {', '.join(expected)} | {got}")
+    questions, oos = load_questions(args.questions), load_questions(args.oos)
+    extra = {f"HINT3 {bot}": texts for bot, texts in hint3_messages(args.hint3).items()} \
+        if args.hint3 else None
+    sets = [("KB as shipped (articles with their front-matter questions)", index)]
+    imported_dir = f"{args.index.rstrip('/')}_imported" if args.imported_index is None else args.imported_index
+    if imported_dir:
+        imported = [replace(a, questions=()) for a in load_articles(args.source)]
+        plain_index, _ = build_articles(imported, imported_dir, index.embedder, **options)
+        sets.append(("KB imported as is (titles and text, no question lists)", plain_index))
+    for title, searched in sets:
+        report = evaluate(searched, questions, oos, extra)
+        print(f"## {title}\n")
+        print(format_table(report))
+        if args.misses:
+            print("\nmissed at rank 1 (question | expected | got):")
+            for question, expected, got in report.misses:
+                print(f"- {question} | {', '.join(expected)} | {got}")
+            print("\npassage shown is not gold (question | gold | shown):")
+            for question, gold, shown in report.passage_misses:
+                print(f"- {question} | {', '.join(gold)} | {shown}")
+        print()
     return 0

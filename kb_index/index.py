@@ -27,6 +27,8 @@ from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
 from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
+from .sections import (Section, article_sections, asks_how, best_section, is_procedure, make_section,
+                       section_scores)
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,13 @@ class Index:
         alive = np.array([a is not None for a in row_article], dtype=bool)
         questions: set[int] = set()
         first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
+        section_rows: dict[str, list[int]] = {}   # each article's chunks of text, in order
         for i, c in enumerate(row_chunks):
             if c is not None and c.kind == "question":
                 questions.add(i)
             elif c is not None:
                 first_section.setdefault(c.article_id, i)
+                section_rows.setdefault(c.article_id, []).append(i)
         question_rows = frozenset(questions)
         keyword = keyword or self._keyword_for(articles, row_chunks)
         with self._lock:
@@ -82,6 +86,7 @@ class Index:
             self._store, self._articles, self._row_chunks = store, articles, row_chunks
             self._row_article, self._internal, self._alive = row_article, internal, alive
             self._question_rows, self._first_section = question_rows, first_section
+            self._section_rows = section_rows
             self._keyword, self._keyword_rows, self._speller = keyword
 
     @staticmethod
@@ -121,16 +126,37 @@ class Index:
     # ---- searching ------------------------------------------------------------------
 
     def search(self, query: str, k: int = 5, audience: str = "public", *,
-               method: str = "hybrid") -> SearchResult:
+               method: str = "hybrid", context: str | None = None) -> SearchResult:
         """The ``k`` best articles for ``query`` that ``audience`` may see (public
-        searches see public articles only; internal ones see both)."""
+        searches see public articles only; internal ones see both).  Each hit carries
+        the section of its article that answers ``query`` best (:attr:`Hit.section`).
+
+        ``context``: the customer's previous question, when ``query`` follows up on it
+        ("and if I no longer have that email?").  Articles are ranked for both texts
+        together; the section is chosen for ``query`` alone, so a follow-up can land
+        on another section of the same article."""
         query = validate(query, k, audience, self.max_query_chars)
-        query, vector = self._prepare(query, method)
+        if context is not None and str(context).strip():
+            context = validate(context, k, audience, self.max_query_chars)
+            ranked_query, vector, section_vector = self._prepare_pair(f"{context} {query}", query, method)
+        else:
+            ranked_query, vector = self._prepare(query, method)
+            section_vector = vector
         with self._lock:
-            ranked = self._ranked(query, vector, k, audience, method)
-            hits = [self._hit(r) for r in ranked[:k]]
+            ranked = self._ranked(ranked_query, vector, k, audience, method)
+            how = asks_how(query)
+            hits = [self._hit(r, section_vector, how) for r in ranked[:k]]
         best = confidence(ranked[0] if ranked else None)
         return SearchResult(hits, bool(hits) and best >= self.answer_threshold, best)
+
+    def _prepare_pair(self, combined: str, alone: str, method: str
+                      ) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """Corrected ``combined``, its vector and the vector of ``alone``: one batch."""
+        combined, alone = self.correct(combined), self.correct(alone)
+        if method == "bm25":
+            return combined, None, None
+        vectors = self.embedder.encode([combined, alone])
+        return combined, vectors[0], vectors[1]
 
     def rank(self, query: str, k: int = 5, audience: str = "public", *, method: str = "hybrid",
              vector: np.ndarray | None = None, fusion: str | None = None) -> list[RankedArticle]:
@@ -142,6 +168,13 @@ class Index:
             query = self.correct(query)
         with self._lock:
             return self._ranked(query, vector, k, audience, method, fusion)
+
+    def shown_section(self, ranked: RankedArticle, query: str,
+                      vector: np.ndarray | None) -> Section:
+        """The section :meth:`search` would show for ``ranked`` (from :meth:`rank`),
+        ``vector`` being the embedding of ``correct(query)`` (for evaluation)."""
+        with self._lock:
+            return self._section(ranked, vector, asks_how(query))
 
     def _prepare(self, query: str, method: str) -> tuple[str, np.ndarray | None]:
         query = self.correct(query)
@@ -164,13 +197,34 @@ class Index:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
         return self._speller.correct(query)
 
-    def _hit(self, ranked: RankedArticle) -> Hit:
+    def _hit(self, ranked: RankedArticle, vector: np.ndarray | None = None, how: bool = False) -> Hit:
         article = self._articles[ranked.article_id]
         row = ranked.snippet_row if ranked.snippet_row is not None else \
             self._first_section.get(article.id, ranked.row)
         chunk = self._row_chunks[row]
         return Hit(article.id, article.title, article.url, snippet(chunk.text),
-                   round(float(ranked.score), 6), article.audience)
+                   round(float(ranked.score), 6), article.audience,
+                   self._section(ranked, vector, how))
+
+    def _section(self, ranked: RankedArticle, vector: np.ndarray | None, how: bool) -> Section:
+        """The section of the hit's article to show (see sections.py).  Without a query
+        vector (BM25 only), the section of the best-scoring candidate chunk.
+        Call with ``self._lock`` held."""
+        article = self._articles[ranked.article_id]
+        sections = article_sections(article)
+        markdown = dict(reversed(sections))          # heading -> text; the first of a repeat
+        rows = self._section_rows.get(article.id, [])
+        headings = [self._row_chunks[r].heading or article.title for r in rows]
+        if not rows:
+            heading = sections[0][0]
+        else:
+            cosine = (self._store.vectors(rows) @ np.asarray(vector, dtype=np.float32)
+                      if vector is not None else np.zeros(len(rows), dtype=np.float32))
+            keyword = np.array([ranked.keyword_rows.get(r, 0.0) for r in rows], dtype=np.float32)
+            procedure = np.array([is_procedure(markdown.get(h, "")) for h in headings], dtype=np.float32)
+            heading = best_section(section_scores(cosine, keyword, procedure, how), headings,
+                                   sections[0][0])
+        return make_section(heading, markdown.get(heading, sections[0][1]))
 
     # ---- changing -------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .articles import AUDIENCES
 from .errors import QueryError
+from .sections import Section
 
 METHODS = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
@@ -42,6 +43,7 @@ class Hit:
     snippet: str
     score: float
     audience: str
+    section: Section | None = None   # the article's section that answers the query
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class RankedArticle:
     snippet_row: int | None = None  # best candidate chunk of article text (not a question)
     snippet_score: float = float("-inf")
     rows: list[int] = field(default_factory=list)
+    keyword_rows: dict[int, float] = field(default_factory=dict)  # BM25 of its candidate chunks
 
 
 def validate(query: object, k: object, audience: object, max_chars: int) -> str:
@@ -120,6 +123,8 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         if row in cosine:
             ranked.cosine = max(cosine[row], ranked.cosine if ranked.cosine is not None else -1.0)
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
+        if row in bm25:
+            ranked.keyword_rows[row] = bm25[row]
     return sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
 
 

@@ -75,6 +75,12 @@ class VectorStore:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._index.reconstruct_n(0, self.n_rows)
 
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        """The vectors of ``rows``, ``(len(rows), dimension)``."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(r)) for r in rows])
+
     def memory_bytes(self) -> int:
         """Approximate RAM held by the FAISS index (vectors plus graph links)."""
         size = self.n_rows * self.dimension * 4

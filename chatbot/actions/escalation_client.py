@@ -80,12 +80,37 @@ class ApiError(EscalationError):
 
 
 @dataclasses.dataclass(frozen=True)
+class KbSection:
+    """The section of a hit's article that answers the question (plain text, steps
+    numbered one a line); `complete` is False when `text` is only its start."""
+
+    heading: str
+    anchor: str
+    text: str
+    complete: bool
+    url: str
+
+    @classmethod
+    def from_json(cls, data: Optional[Mapping[str, Any]]) -> Optional["KbSection"]:
+        if not data:
+            return None
+        return cls(
+            heading=str(data["heading"]),
+            anchor=str(data["anchor"]),
+            text=str(data["text"]),
+            complete=bool(data["complete"]),
+            url=str(data["url"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class KbHit:
     article_id: str
     title: str
     url: str
     snippet: str
     score: float
+    section: Optional[KbSection] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,16 +171,19 @@ class EscalationClient:
         return f"{self.public_url}/track?{urlencode({'number': number})}"
 
     async def search_kb(
-        self, query: str, k: int = 4, caller: Optional[Caller] = None
+        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None
     ) -> KbSearchResult:
-        """`GET /api/v1/kb/search`: the public articles that best answer `query`.
+        """`GET /api/v1/kb/search`: the public articles that best answer `query`;
+        `context`: the previous question, when `query` follows up on it.
 
         A question longer than the API takes is cut to its first `MAX_QUERY_CHARS` (at a word
         boundary): the start of a long message usually says what it is about.
         """
+        params = {"q": shorten(query, MAX_QUERY_CHARS), "k": str(k)}
+        if context:
+            params["context"] = shorten(context, MAX_QUERY_CHARS)
         status, body = await self._request(
-            "GET", "/api/v1/kb/search", params={"q": shorten(query, MAX_QUERY_CHARS), "k": str(k)},
-            headers=caller.headers() if caller else None,
+            "GET", "/api/v1/kb/search", params=params, headers=caller.headers() if caller else None,
         )
         self._expect(status, body, ok=(200,))
         hits = [
@@ -165,6 +193,7 @@ class EscalationClient:
                 url=hit["url"],
                 snippet=hit["snippet"],
                 score=float(hit["score"]),
+                section=KbSection.from_json(hit.get("section")),
             )
             for hit in body["hits"]
         ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,6 +16,15 @@ from .escalation_client import ApiError, Caller, EscalationError, KbHit
 logger = logging.getLogger(__name__)
 
 SEARCH_K = 4  # the best hit is the answer, the next ones become suggestion cards
+MAX_CONTEXT_CHARS = 1000  # the search API's limit for the previous question
+# A message that only makes sense after the previous question: it starts like a
+# continuation ("and if …", "what about …") or is short and points back ("does that
+# work on the app?").
+FOLLOW_UP_START = re.compile(
+    r"^\s*(and|but|also|so|then|ok(ay)? and|what about|how about|what if|what else)\b", re.I
+)
+POINTS_BACK = re.compile(r"\b(that|this|it|those|these|them|there|same)\b", re.I)
+SHORT_FOLLOW_UP_WORDS = 8
 # Ticket owner states in which a person, not the bot, answers the customer.
 AGENT_OWNERS = frozenset({"queued", "agent"})
 
@@ -35,8 +45,12 @@ class ActionAnswerFromKb(Action):
             return [SlotSet("kb_outcome", "agent_owned")]
 
         query = (tracker.latest_message.get("text") or "").strip()
+        context = follow_up_context(tracker, query)
         try:
-            result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker))
+            if context:
+                result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker), context=context)
+            else:
+                result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker))
         except ApiError as exc:
             if exc.status == 422:
                 # the API refused the question itself: no outage, there is just no answer to it
@@ -58,7 +72,7 @@ class ActionAnswerFromKb(Action):
 
         best, more = result.hits[0], result.hits[1:SEARCH_K]
         dispatcher.utter_message(
-            response="utter_kb_answer", title=best.title, snippet=best.snippet, url=best.url
+            response="utter_kb_answer", title=best.title, answer=answer_text(best), url=best.url
         )
         if more:
             # Rasa's socket.io channel emits the contents of "data" as the bot_uttered message.
@@ -81,6 +95,39 @@ async def record_unanswered(conversation_id: str, question: str) -> None:
         await escalation_client.get_client().record_outcome(conversation_id, "unanswered", question[:2000])
     except EscalationError as exc:
         logger.warning("could not record the unanswered question of %s: %s", conversation_id, exc)
+
+
+def answer_text(hit: KbHit) -> str:
+    """The answering section as the customer reads it: its heading (unless it is the
+    article's title), then the section, whole (steps one a line, "1. ..."), or its
+    start and a link to the rest. Without a section (an older service): the snippet."""
+    section = hit.section
+    if section is None:
+        return hit.snippet
+    lines = [] if section.heading == hit.title else [section.heading]
+    lines.append(section.text)
+    if not section.complete:
+        lines.append(f"Read the rest of this section: {section.url}")
+    return "\n".join(lines)
+
+
+def follow_up_context(tracker: Tracker, query: str) -> Optional[str]:
+    """The previous question when `query` follows up on the KB's last answer, else None.
+
+    Only right after an answer (`kb_outcome` is "answered"), and only for a message that
+    reads as a continuation: it starts with "and", "what about", "what if" … or is short
+    and points back ("that", "it", "there"). A new, complete question is searched alone.
+    """
+    if tracker.get_slot("kb_outcome") != "answered":
+        return None
+    previous = answered_question(tracker)
+    if not previous or previous.strip() == query:
+        return None
+    words = query.split()
+    if not (FOLLOW_UP_START.search(query)
+            or (len(words) <= SHORT_FOLLOW_UP_WORDS and POINTS_BACK.search(query))):
+        return None
+    return previous.strip()[-MAX_CONTEXT_CHARS:]
 
 
 async def agent_owns_conversation(tracker: Tracker) -> bool:

@@ -3,7 +3,9 @@
 Run with:  python3 data/eval/validate_kb_eval.py  [-v]
 Checks front matter (required fields, id == file stem, area == folder, unique ids),
 article size (150-400 words, 2-4 "##" sections), that every JSON line parses, that every
-labelled article exists and is public, and that every public article has >= 3 questions.
+labelled article exists and is public, that every public article has >= 3 questions, and
+that every in-scope question names its gold sections ("<article id>#<heading anchor>", at
+least one in each labelled article, each a heading of that article; see README.md).
 Prints the counts at the end; exit status 1 on any error.
 """
 import collections
@@ -11,6 +13,7 @@ import json
 import pathlib
 import re
 import sys
+import unicodedata
 
 try:
     import yaml
@@ -34,6 +37,13 @@ def parse_front_matter(text):
             value = [v.strip() for v in value[1:-1].split(",") if v.strip()]
         fm[key.strip()] = value
     return fm
+
+
+def anchor(heading):
+    """GitHub-style slug of a heading, as kb_index/sections.py makes it."""
+    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
+    return re.sub(r"\s", "-", text)
 
 
 def main():
@@ -75,7 +85,9 @@ def main():
             errs.append(f"{p}: {words} words (want 150-400)")
         if not 2 <= sections <= 4:
             errs.append(f"{p}: {sections} '##' sections (want 2-4)")
-        arts[aid] = {"area": fm.get("area"), "audience": fm.get("audience"), "words": words}
+        headings = re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", body, re.M)
+        arts[aid] = {"area": fm.get("area"), "audience": fm.get("audience"), "words": words,
+                     "anchors": {anchor(h) for h in headings}}
 
     public = {a for a, v in arts.items() if v["audience"] == "public"}
     internal = {a for a, v in arts.items() if v["audience"] == "internal"}
@@ -83,6 +95,7 @@ def main():
     kinds = collections.Counter()
     seen = set()
     n_in = n_oos = 0
+    n_sections = collections.Counter()   # gold sections per (question, article)
     for name, oos in (("kb_questions.jsonl", False), ("out_of_scope.jsonl", True)):
         path = DATA / "eval" / name
         if not path.exists():
@@ -94,8 +107,9 @@ def main():
             except json.JSONDecodeError as e:
                 errs.append(f"{name}:{n}: {e}")
                 continue
-            if set(obj) != {"question", "article_ids", "kind"}:
-                errs.append(f"{name}:{n}: keys {sorted(obj)}")
+            keys = {"question", "article_ids", "kind"} | (set() if oos else {"sections"})
+            if set(obj) != keys:
+                errs.append(f"{name}:{n}: keys {sorted(obj)}, want {sorted(keys)}")
                 continue
             q = obj["question"].strip().lower()
             if q in seen:
@@ -120,6 +134,18 @@ def main():
                 elif a in internal:
                     errs.append(f"{name}:{n}: internal article {a} labelled")
                 per_article[a] += 1
+            gold = collections.defaultdict(list)
+            for ref in obj["sections"]:
+                article, _, slug = str(ref).partition("#")
+                gold[article].append(slug)
+                if article not in obj["article_ids"]:
+                    errs.append(f"{name}:{n}: section {ref} is not in a labelled article")
+                elif article in arts and slug not in arts[article]["anchors"]:
+                    errs.append(f"{name}:{n}: {article} has no heading with anchor #{slug}")
+            for a in obj["article_ids"]:
+                if not gold[a]:
+                    errs.append(f"{name}:{n}: no gold section of {a}")
+                n_sections[len(gold[a])] += 1
     thin = sorted(a for a in public if per_article[a] < 3)
     if thin:
         errs.append(f"public articles with fewer than 3 questions: {thin}")
@@ -132,6 +158,7 @@ def main():
     print(f"articles: {len(arts)} (public {len(public)}, internal {len(internal)})")
     print(f"in-scope questions: {n_in}; out-of-scope questions: {n_oos}")
     print(f"by kind: {dict(sorted(kinds.items()))}")
+    print(f"gold sections per labelled article of a question: {dict(sorted(n_sections.items()))}")
     print(f"questions per public article: min {min((per_article[a] for a in public), default=0)}")
     print("OK" if not errs else f"{len(errs)} errors")
     return 1 if errs else 0

@@ -28,6 +28,10 @@ def kb_search() -> Any:
         raise ValidationFailed("'k' must be a whole number from 1 to 20.", details={"field": "k"}) from None
     if not 1 <= k <= 20:
         raise ValidationFailed("'k' must be a whole number from 1 to 20.", details={"field": "k"})
+    context = request.args.get("context", "").strip() or None
+    if context is not None and len(context) > MAX_QUERY:
+        raise ValidationFailed(f"The context is longer than {MAX_QUERY} characters; send the previous "
+                               "question only.", details={"field": "context", "length": len(context)})
     audience = request.args.get("audience", "public")
     if audience not in {"public", "internal"}:
         raise ValidationFailed("'audience' is 'public' or 'internal'.", details={"field": "audience"})
@@ -36,9 +40,17 @@ def kb_search() -> Any:
         raise Forbidden("Internal articles are for agents: sign in to the console or send the service token.")
     index = get_index()
     index.refresh()  # another service process may have published an article: cheap when not
-    result = index.search(query, k=k, audience=audience)
+    result = index.search(query, k=k, audience=audience, context=context)
     return jsonify({
         "query": query, "answerable": bool(result.answerable),
         "hits": [{"article_id": h.article_id, "title": h.title, "url": h.url, "snippet": h.snippet,
-                  "score": round(float(h.score), 4)} for h in result.hits],
+                  "score": round(float(h.score), 4), "section": section_json(h)} for h in result.hits],
     })
+
+
+def section_json(hit: Any) -> dict[str, Any]:
+    """The answering section of a ``kb_index.Hit``: whole when ``complete``, else its start; ``url`` goes
+    to the section's heading on the help page."""
+    section = hit.section
+    return {"heading": section.heading, "anchor": section.anchor, "text": section.text,
+            "complete": section.complete, "url": f"{hit.url}#{section.anchor}" if hit.url else ""}

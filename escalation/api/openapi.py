@@ -59,7 +59,13 @@ HITS = {"type": "object", "required": ["query", "answerable", "hits"],
         "properties": {"query": {"type": "string"}, "answerable": {"type": "boolean"},
                        "hits": {"type": "array", "items": {"type": "object", "properties": {
                            "article_id": {"type": "string"}, "title": {"type": "string"},
-                           "url": {"type": "string"}, "snippet": {"type": "string"}, "score": {"type": "number"}}}}}}
+                           "url": {"type": "string"}, "snippet": {"type": "string"}, "score": {"type": "number"},
+                           "section": {"type": "object", "description": "The section of the article that answers "
+                                       "the question: whole when complete, else its start; url goes to it",
+                                       "required": ["heading", "anchor", "text", "complete", "url"],
+                                       "properties": {"heading": {"type": "string"}, "anchor": {"type": "string"},
+                                                      "text": {"type": "string"}, "complete": {"type": "boolean"},
+                                                      "url": {"type": "string"}}}}}}}}
 HEALTH = {"type": "object", "required": ["status", "service"],
           "properties": {"status": {"type": "string"}, "service": {"type": "string"}}}
 BEARER = [{"serviceToken": []}]
@@ -106,6 +112,9 @@ def spec() -> dict[str, Any]:
                 "parameters": [
                     {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 1000}},
                     {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20}},
+                    {"name": "context", "in": "query", "description": "The customer's previous question, when "
+                     "q follows up on it: articles are ranked for both, the section is chosen for q",
+                     "schema": {"type": "string", "maxLength": 1000}},
                     {"name": "audience", "in": "query", "schema": {"enum": ["public", "internal"]}}],
                 "responses": {"200": _ok("Ranked hits, one per article", HITS), "403": _error("Internal needs a token"),
                               "422": _error("Bad parameters")}}},

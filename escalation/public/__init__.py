@@ -46,7 +46,10 @@ def article(article_id: str) -> Any:
     found = get_index().get_article(article_id)
     if found is None or found.audience != "public":
         raise NotFound("There is no help article at this address. Search the help centre or ask the assistant.")
-    return render_template("public/article.html", article=found)
+    from kb_index.sections import anchor, article_sections, plain  # loaded with the index already
+
+    sections = [(heading, anchor(heading), plain(text)) for heading, text in article_sections(found)]
+    return render_template("public/article.html", article=found, sections=sections)
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -29,7 +29,7 @@ from rasa_sdk import Tracker  # noqa: E402
 from rasa_sdk.executor import CollectingDispatcher  # noqa: E402
 
 from actions import escalation_client  # noqa: E402
-from actions.escalation_client import KbHit  # noqa: E402
+from actions.escalation_client import KbHit, KbSection  # noqa: E402
 from fakes import FakeEscalationClient  # noqa: E402
 
 ARTICLES = [
@@ -39,6 +39,14 @@ ARTICLES = [
         "/help/reactivate-inactive-account",
         "Choose Reactivate a dormant account on the sign-in page.",
         0.82,
+        KbSection(
+            "How to reactivate your account",
+            "how-to-reactivate-your-account",
+            "1. Choose Reactivate a dormant account on the sign-in page.\n"
+            "2. Open the link we send you.",
+            True,
+            "/help/reactivate-inactive-account#how-to-reactivate-your-account",
+        ),
     ),
     KbHit("reset-password", "Reset your password", "/help/reset-password",
           "Choose Forgot password on the sign-in page.", 0.61),

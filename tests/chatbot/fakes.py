@@ -35,8 +35,13 @@ class FakeEscalationClient:
         self.callers: list[Optional[Caller]] = []  # who each search / ticket was for
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
 
-    async def search_kb(self, query: str, k: int = 4, caller: Optional[Caller] = None) -> KbSearchResult:
-        self.calls.append(("search_kb", {"query": query, "k": k}))
+    async def search_kb(
+        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None
+    ) -> KbSearchResult:
+        call = {"query": query, "k": k}
+        if context is not None:
+            call["context"] = context
+        self.calls.append(("search_kb", call))
         self.callers.append(caller)
         self._fail_if_down()
         if self.search_reject_with is not None:

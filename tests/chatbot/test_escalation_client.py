@@ -17,6 +17,7 @@ from actions.escalation_client import (
     Caller,
     EscalationClient,
     KbHit,
+    KbSection,
     ServiceUnavailable,
     TicketInfo,
     TicketReceipt,
@@ -141,6 +142,24 @@ def test_the_customer_behind_a_call_is_named_in_headers(api, client):
     for request in api.requests:
         assert request["headers"]["X-Care-Client-IP"] == "203.0.113.7"
         assert request["headers"]["X-Care-Conversation"] == "c0ffee"
+
+
+def test_search_kb_sends_the_context_and_reads_the_section(api, client):
+    section = {"heading": "Steps", "anchor": "steps", "text": "1. Choose Forgot password.",
+               "complete": True, "url": "/help/reset-password#steps"}
+    api.handler = lambda m, p, h, b: (200, {
+        "query": "and then?", "answerable": True,
+        "hits": [{"article_id": "reset-password", "title": "Reset your password",
+                  "url": "/help/reset-password", "snippet": "Choose Forgot password.",
+                  "score": 0.8, "section": section}],
+    })
+
+    result = run(client.search_kb("and then?", k=2, context="reset password"))
+
+    assert result.hits[0].section == KbSection("Steps", "steps", "1. Choose Forgot password.", True,
+                                               "/help/reset-password#steps")
+    query = parse_qs(urlparse(api.requests[0]["path"]).query)
+    assert query == {"q": ["and then?"], "k": ["2"], "context": ["reset password"]}
 
 
 def test_open_ticket_sends_the_idempotency_key_and_reuses_it(api, client):

@@ -1,9 +1,10 @@
 """action_answer_from_kb: answers, no answer, service down, an agent owns the conversation."""
 
+import pytest
 from rasa_sdk.events import SlotSet
 
-from actions.escalation_client import ApiError, Caller
-from actions.kb_answer import ActionAnswerFromKb
+from actions.escalation_client import ApiError, Caller, KbHit, KbSection
+from actions.kb_answer import ActionAnswerFromKb, answer_text
 from conftest import bot_event, make_tracker, messages, run, user_event
 
 QUESTION = "How do I reactivate my account? I haven't used it in two years"
@@ -20,7 +21,9 @@ def test_answers_with_best_article_suggestions_and_a_question(fake_client, dispa
             "response": "utter_kb_answer",
             "template": "utter_kb_answer",
             "title": "Reactivate an account that has been inactive",
-            "snippet": "Choose Reactivate a dormant account on the sign-in page.",
+            "answer": "How to reactivate your account\n"
+            "1. Choose Reactivate a dormant account on the sign-in page.\n"
+            "2. Open the link we send you.",
             "url": "/help/reactivate-inactive-account",
         },
         {
@@ -211,3 +214,56 @@ def test_self_served_close_survives_the_service_being_down(fake_client, dispatch
 
     assert events == []
     assert messages(dispatcher) == [{"response": "utter_glad_it_helped", "template": "utter_glad_it_helped"}]
+
+
+def test_a_long_section_shows_its_start_and_a_link_to_the_rest():
+    hit = KbHit("a", "Title", "/help/a", "snip", 0.9,
+                KbSection("Steps", "steps", "1. One …", False, "/help/a#steps"))
+    assert answer_text(hit) == "Steps\n1. One …\nRead the rest of this section: /help/a#steps"
+    intro = KbHit("a", "Title", "/help/a", "snip", 0.9,
+                  KbSection("Title", "title", "All of it.", True, "/help/a#title"))
+    assert answer_text(intro) == "All of it."              # no heading that repeats the title
+    assert answer_text(KbHit("a", "Title", "/help/a", "snip", 0.9)) == "snip"   # older service
+
+
+def _after_an_answer(follow_up: str):
+    return make_tracker(
+        [
+            user_event(QUESTION, "ask_question", 0.97),
+            {"event": "action", "timestamp": 1700000001.0, "name": "action_answer_from_kb"},
+            bot_event("Here's what our help centre says", 1700000002.0),
+            bot_event("Did that solve it?", 1700000002.1),
+            user_event(follow_up, "ask_question", 0.6, timestamp=1700000010.0),
+        ],
+        slots={"kb_outcome": "answered"},
+    )
+
+
+@pytest.mark.parametrize("follow_up", [
+    "and if I no longer have that email?",
+    "what about after five years?",
+    "does that work in the app too",
+])
+def test_a_follow_up_is_searched_with_the_question_before_it(fake_client, dispatcher, follow_up):
+    run(ActionAnswerFromKb().run(dispatcher, _after_an_answer(follow_up), {}))
+
+    assert fake_client.calls == [("search_kb", {"query": follow_up, "k": 4, "context": QUESTION})]
+
+
+@pytest.mark.parametrize("question", [
+    "How long does standard delivery take to Scotland and do you deliver on Saturdays?",
+    QUESTION,                                        # the same question again
+])
+def test_a_new_question_after_an_answer_is_searched_alone(fake_client, dispatcher, question):
+    run(ActionAnswerFromKb().run(dispatcher, _after_an_answer(question), {}))
+
+    assert fake_client.calls == [("search_kb", {"query": question, "k": 4})]
+
+
+def test_no_context_when_the_last_search_did_not_answer(fake_client, dispatcher):
+    tracker = _after_an_answer("and what about that?")
+    tracker.slots["kb_outcome"] = "no_answer"
+
+    run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
+
+    assert fake_client.calls == [("search_kb", {"query": "and what about that?", "k": 4})]

@@ -80,6 +80,24 @@ def test_published_fix_is_searchable_at_once_and_survives_a_rebuild(kb_app, clie
     assert article.status_code == 200 and b"ninety days" in article.data
 
 
+def test_kb_search_returns_the_answering_section_and_takes_a_context(kb_app, client):
+    hit = client.get("/api/v1/kb/search", query_string={"q": "forgot password link"}).get_json()["hits"][0]
+    assert hit["section"] == {"heading": "Steps", "anchor": "steps", "complete": True,
+                              "url": "/help/reset-password#steps",
+                              "text": "Open the sign-in page and choose Forgot password. "
+                                      "We e-mail you a link valid for one hour."}
+    follow = client.get("/api/v1/kb/search", query_string={"q": "and how long is it valid?",
+                                                           "context": "forgot password link"})
+    assert follow.status_code == 200 and follow.get_json()["hits"][0]["article_id"] == "reset-password"
+    too_long = client.get("/api/v1/kb/search", query_string={"q": "x", "context": "y" * 1001})
+    assert too_long.status_code == 422 and too_long.get_json()["error"]["details"]["field"] == "context"
+
+
+def test_help_page_gives_each_section_its_anchor(kb_app, client):
+    page = client.get("/help/reset-password").get_data(as_text=True)
+    assert 'id="steps"' in page and "Forgot password" in page
+
+
 def test_kb_search_errors(kb_app, client):
     assert client.get("/api/v1/kb/search").get_json()["error"]["code"] == "validation_failed"
     assert client.get("/api/v1/kb/search", query_string={"q": "x" * 1001}).status_code == 422

@@ -12,7 +12,8 @@ import kb_index.building
 from kb_index import KBError
 from kb_index.cli import main
 from kb_index.embedding import FakeEmbedder
-from kb_index.evaluate import choose_threshold, evaluate, format_table, load_questions
+from kb_index.evaluate import (choose_threshold, cross_validate, evaluate, format_table, hint3_messages,
+                               load_questions)
 
 QUESTIONS = [
     {"question": "how do I reset my password", "article_ids": ["reset-password"], "kind": "plain"},
@@ -27,10 +28,10 @@ def write_jsonl(path, records):
     return path
 
 
-def test_choose_threshold_allows_at_most_five_percent():
+def test_choose_threshold_allows_at_most_the_share_asked():
     oos = np.linspace(0.0, 0.99, 100)                 # 100 out-of-scope confidences
-    threshold = choose_threshold(oos)
-    assert (oos >= threshold).sum() == 5
+    assert (oos >= choose_threshold(oos)).sum() == 3   # MAX_OOS_ANSWERED: 3%
+    assert (oos >= choose_threshold(oos, 0.05)).sum() == 5
     assert choose_threshold(np.array([0.2, 0.4])) == pytest.approx(0.401)
     assert choose_threshold(np.array([])) == 0.0
 
@@ -44,7 +45,46 @@ def test_evaluate_reports_every_method(index):
     assert report.out_of_scope_answered == 0.0
     assert report.in_scope_answered_correctly == 1.0
     table = format_table(report)
-    assert "| hybrid (weighted) | 1.000 | 1.000 | 1.000 | 100.0% | 0.0% |" in table
+    assert "| hybrid (weighted) | 1.000 | 1.000 | 1.000 | – | 100.0% | 0.0% | – | – |" in table
+
+
+SECTIONED = [dict(q, sections=s) for q, s in zip(QUESTIONS, [
+    ["reset-password#steps"], ["refund-timing#card-refunds"], ["track-your-order#nowhere"]])]
+
+
+def test_passage_accuracy_counts_the_section_shown_for_the_first_hit(index):
+    report = evaluate(index, SECTIONED, OOS)
+    hybrid = report.methods[2]
+    shown = {q: s for q, _, s in report.passage_misses}
+    assert hybrid.passage_at_1 == pytest.approx((len(SECTIONED) - len(shown)) / len(SECTIONED))
+    assert "where is my parcel tracking" in shown     # no such section: never right
+    assert "how do I reset my password" not in shown
+    assert report.methods[0].passage_at_1 is None     # BM25 alone shows no chosen section
+
+
+def test_cross_validation_chooses_on_other_folds_and_measures_the_fold_left_out():
+    correct = np.ones(50, dtype=bool)
+    in_conf = np.linspace(0.0, 1.0, 50)
+    oos_conf = np.linspace(0.0, 0.99, 100)
+    sources = ["own"] * 50 + ["other"] * 50
+    held = cross_validate(correct, in_conf, oos_conf, sources, max_oos=0.03, seed=1)
+    # each training pool of 80 lets 2 through: thresholds sit between its 3rd and 2nd best
+    assert 0.9 < held.thresholds[0] <= held.thresholds[1] < 0.99
+    assert 0.0 < held.oos_answered <= 0.05
+    assert held.oos_answered_by_source["own"] == 0.0 and held.oos_answered_by_source["other"] > 0
+    assert held.answered_correctly == pytest.approx((in_conf >= np.mean(held.thresholds)).mean(), abs=0.03)
+    assert held.fold_range[0] <= held.answered_correctly <= held.fold_range[1]
+    assert cross_validate(correct[:3], in_conf[:3], oos_conf, sources) is None
+
+
+def test_hint3_messages_reads_the_out_of_scope_rows(tmp_path):
+    folder = tmp_path / "dataset" / "v2" / "test"
+    folder.mkdir(parents=True)
+    (folder / "shop_test.csv").write_text("sentence,label\nhi there,NO_NODES_DETECTED\n"
+                                         "refund please,REFUND\n  ,NO_NODES_DETECTED\n", encoding="utf-8")
+    assert hint3_messages(tmp_path) == {"shop": ["hi there"]}
+    with pytest.raises(KBError, match="no HINT3 test files"):
+        hint3_messages(tmp_path / "nowhere")
 
 
 def test_evaluate_refuses_unknown_article_ids(index):
@@ -81,9 +121,10 @@ def test_cli_build_search_eval(fake_model, kb_dir, tmp_path, capsys):
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
     oos = write_jsonl(tmp_path / "o.jsonl", OOS)
     assert main(["eval", "--questions", str(questions), "--oos", str(oos), "--index", out,
-                 "--source", str(kb_dir)]) == 0
+                 "--source", str(kb_dir), "--imported-index", str(tmp_path / "imported")]) == 0
     table = capsys.readouterr().out
     assert re.search(r"\| hybrid \(weighted\) \| 1\.000 \|", table)
+    assert table.count("| hybrid (weighted) |") == 4 and "KB imported as is" in table
 
 
 def test_cli_reports_errors_without_traceback(fake_model, tmp_path, capsys):

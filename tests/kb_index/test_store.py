@@ -39,6 +39,14 @@ def test_allowed_mask_is_applied_inside_the_search(threshold):
     assert set(rows) == set(expected)
 
 
+@pytest.mark.parametrize("threshold", [10_000, 10])
+def test_vectors_of_rows_come_back_from_either_index(threshold):
+    vectors = unit_vectors(200)
+    store = VectorStore.from_vectors(vectors, 16, hnsw_threshold=threshold)
+    np.testing.assert_allclose(store.vectors([3, 150, 7]), vectors[[3, 150, 7]], rtol=1e-6)
+    assert store.vectors([]).shape == (0, 16)
+
+
 def test_adding_past_the_threshold_switches_to_hnsw_and_keeps_rows():
     vectors = unit_vectors(60)
     store = VectorStore.from_vectors(vectors[:40], 16, hnsw_threshold=50)

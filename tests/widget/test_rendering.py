@@ -242,3 +242,20 @@ def test_blocked_storage_still_gives_a_working_chat(embed):
     expect(widget.messages().locator(".cc-bubble")).to_have_text(
         ["Hi! How can we help you today?", "hello", "Hi!"]
     )
+
+
+def test_numbered_steps_in_a_bot_answer_are_a_list(embed):
+    widget = embed()
+    widget.open()
+    widget.bot_says({"text": "From “Reactivate an account”:\nHow to reactivate your account\n"
+                             "1. Go to the sign-in page.\n2. Enter your email " + XSS + "\n"
+                             "3. Open the link.\nFull article: /help/reactivate"})
+    bubble = widget.messages("bot").last.locator(".cc-bubble")
+    steps = bubble.locator("ol[data-testid=cc-steps] > li")
+    expect(steps).to_have_text(["Go to the sign-in page.", "Enter your email " + XSS, "Open the link."])
+    expect(bubble.locator(".cc-para")).to_have_text(
+        ["From “Reactivate an account”:\nHow to reactivate your account", "Full article: /help/reactivate"])
+    assert widget.shadow("root.querySelectorAll('img, script').length") == 0
+    # the customer's own text is never turned into a list
+    widget.say("1. first\n2. second")
+    expect(widget.messages("user").last.locator("ol")).to_have_count(0)

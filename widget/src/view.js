@@ -20,6 +20,40 @@ export function safeHref(url, base) {
   return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
 }
 
+const STEP = /^(\d{1,3})[.)]\s+(.+)$/;
+
+/**
+ * A bot message's bubble. Lines that start "1. ", "2. " … (the steps of a KB answer)
+ * become a numbered list; other lines stay text. Still textContent only.
+ */
+export function botBubble(text) {
+  const lines = text.split('\n');
+  if (!lines.some((line) => STEP.test(line))) return el('div', { class: 'cc-bubble', text });
+  const bubble = el('div', { class: 'cc-bubble' });
+  let list = null;
+  let paragraph = [];
+  const flush = () => {
+    if (paragraph.length) bubble.append(el('p', { class: 'cc-para', text: paragraph.join('\n') }));
+    paragraph = [];
+  };
+  for (const line of lines) {
+    const step = STEP.exec(line);
+    if (!step) {
+      list = null;
+      paragraph.push(line);
+      continue;
+    }
+    flush();
+    if (!list) {
+      list = el('ol', { class: 'cc-steps', 'data-testid': 'cc-steps', start: step[1] === '1' ? null : step[1] });
+      bubble.append(list);
+    }
+    list.append(el('li', { text: step[2] }));
+  }
+  flush();
+  return bubble;
+}
+
 function timeFormatter(language) {
   const options = { hour: '2-digit', minute: '2-digit' };
   try {
@@ -258,7 +292,7 @@ export function createView({ options, t, handlers }) {
     if (sender === 'agent' && record.author) {
       item.append(el('span', { class: 'cc-author', 'aria-hidden': 'true', text: String(record.author) }));
     }
-    if (record.text) item.append(el('div', { class: 'cc-bubble', text: String(record.text) }));
+    if (record.text) item.append(sender === 'bot' ? botBubble(String(record.text)) : el('div', { class: 'cc-bubble', text: String(record.text) }));
     if (Array.isArray(record.articles) && record.articles.length) item.append(cards(record.articles));
     if (Array.isArray(record.replies) && record.replies.length) item.append(replies(record.replies));
     if (record.survey && typeof record.survey === 'object' && record.survey.token) {

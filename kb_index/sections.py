@@ -1,0 +1,160 @@
+"""An article's sections, and which one answers a question.
+
+A *section* is the text under one Markdown heading, as the chunker sees it (a section
+shorter than ``MIN_SECTION_CHARS`` is merged into the next one, and the text before the
+first ``##`` heading is the section of the ``# title``).  Each has an *anchor*, the slug
+of its heading as GitHub and the help pages write it ("How to reactivate your account"
+-> ``how-to-reactivate-your-account``), which the eval set's gold passages name.
+
+The hit's answering section is chosen by how well it answers, not by the fused chunk
+score that ranked the article: the cosine of the question's embedding with each
+section's chunk vectors (their embedded text starts with ``title / heading``), plus a
+little relative BM25 and a bonus for numbered steps when the question asks how
+(:func:`section_scores`); best chunk per section, the introduction only when there is
+nothing else.  The fused score rewarded a shared word ("reactivated") over what the
+question asks (docs/kb_index.md, "Answers").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from .articles import Article
+from .chunking import MIN_SECTION_CHARS, split_sections
+
+SECTION_CHARS = 900     # a section up to this long (as plain text) is shown whole
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_INLINE = re.compile(r"(\*\*|__|\*|`)")
+_ITEM = re.compile(r"^\s*(?:(\d+)[.)]|[-*+])\s+(.*)$")
+_SPACE = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str     # the heading as written; the text above the first "##" has the title
+    anchor: str      # slug of the heading: the fragment of its place on the help page
+    text: str        # plain text: paragraphs and list items, one per line, steps "1. ..."
+    complete: bool   # False when ``text`` is the start of a longer section
+
+
+def anchor(heading: str) -> str:
+    """GitHub-style slug: lower case, punctuation dropped, spaces to hyphens."""
+    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
+    return re.sub(r"\s", "-", text)
+
+
+def article_sections(article: Article) -> list[tuple[str, str]]:
+    """``[(heading, markdown)]`` with the chunker's merging of short sections; the text
+    before the first heading belongs to the article's title."""
+    merged: list[tuple[str, str]] = []
+    pending = ""
+    for heading, text in split_sections(article.body):
+        if heading == article.title:
+            heading = ""                  # as in chunk_article: the title is no text
+        if pending:
+            text, pending = f"{pending}\n\n{text}".strip(), ""
+        if len(text) < MIN_SECTION_CHARS:
+            pending = "\n".join(p for p in (heading, text) if p)
+            continue
+        merged.append((heading or article.title, text))
+    if pending or not merged:
+        merged.append((article.title, pending))
+    return merged
+
+
+def plain(markdown: str) -> str:
+    """Markdown as plain text: one paragraph or list item a line; numbered steps keep
+    their numbers ("1. Go to ..."), bullets become "- ..."; links keep their words."""
+    lines: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            lines.append(" ".join(paragraph))
+            paragraph.clear()
+
+    number = 0
+    for raw in markdown.splitlines():
+        line = _SPACE.sub(" ", _INLINE.sub("", _LINK.sub(r"\1", raw))).strip()
+        item = _ITEM.match(line)
+        if not line:
+            flush()
+        elif item:
+            flush()
+            number = number + 1 if item.group(1) else 0
+            lines.append(f"{number}. {item.group(2)}" if item.group(1) else f"- {item.group(2)}")
+        elif line.startswith(("#", ">", "|")):
+            flush()
+            number = 0
+            lines.append(line.lstrip("#>| ").rstrip("| "))
+        elif lines and _ITEM.match(lines[-1]) and not paragraph and raw.startswith((" ", "\t")):
+            lines[-1] += " " + line          # a list item's continuation line
+        else:
+            number = 0                       # a paragraph ends the list: the next one restarts
+            paragraph.append(line)
+    flush()
+    return "\n".join(lines)
+
+
+def fit(text: str, limit: int = SECTION_CHARS) -> tuple[str, bool]:
+    """``(text, True)`` when it fits, else its start cut after a whole line (or, for a
+    single long paragraph, a sentence or word) with "…", and False."""
+    if len(text) <= limit:
+        return text, True
+    cut = text.rfind("\n", 0, limit)
+    if cut < limit // 3:
+        cut = max(text.rfind(". ", 0, limit) + 1, text.rfind(" ", 0, limit))
+    return text[: cut if cut > 0 else limit].rstrip(" ,;:") + " …", False
+
+
+def make_section(heading: str, markdown: str, limit: int = SECTION_CHARS) -> Section:
+    text, complete = fit(plain(markdown), limit)
+    return Section(heading, anchor(heading), text, complete)
+
+
+KEYWORD_WEIGHT = 0.2     # section score: + this * BM25 / the article's best section BM25
+STEPS_BONUS = 0.1        #   + this for a section with numbered steps (a procedure)
+HOW_BONUS = 0.1          #   + this again when the question asks how to do something
+_STEPS = re.compile(r"(?m)^\s*1[.)]\s")
+_HOW = re.compile(r"\b(how|can (i|you|we)|could you|where|want to|need to|i'?d like|help me|steps?|way to)\b",
+                  re.I)
+
+
+def is_procedure(markdown: str) -> bool:
+    return bool(_STEPS.search(markdown))
+
+
+def asks_how(question: str) -> bool:
+    """A question that asks how to do something, or a bare topic of three words or fewer
+    ("cancel plus"): both are answered by a procedure more often than by prose."""
+    return bool(_HOW.search(question)) or len(question.split()) <= 3
+
+
+def section_scores(cosine: np.ndarray, keyword: np.ndarray, procedure: np.ndarray,
+                   how: bool) -> np.ndarray:
+    """The score of each candidate chunk of text for showing: its cosine with the
+    question, plus BM25 relative to the article's best chunk, plus a bonus for steps
+    when the question asks how.  Constants: docs/kb_index.md, "Answers"."""
+    top = float(keyword.max()) if len(keyword) else 0.0
+    relative = keyword / top if top > 0 else np.zeros_like(cosine)
+    bonus = STEPS_BONUS + (HOW_BONUS if how else 0.0)
+    return cosine + KEYWORD_WEIGHT * relative + bonus * procedure
+
+
+def best_section(scores: np.ndarray, headings: list[str], intro: str) -> str:
+    """The heading of the best-scoring chunk.  The article's introduction (the text
+    under its title) is a summary that rarely answers a question on its own, so it is
+    chosen only when the article has no other section."""
+    best: dict[str, float] = {}
+    for heading, score in zip(headings, scores.tolist()):
+        if score > best.get(heading, float("-inf")):
+            best[heading] = score
+    if len(best) > 1:
+        best.pop(intro, None)
+    return max(best, key=lambda h: best[h])   # first maximum: dicts keep insertion order
