@@ -34,6 +34,7 @@ def temporary_stack(base: Path, *, demo_password: str, escalation_port: int | No
         instance_dir=base / "instance", var_dir=base / "var",
         database_url=database_url or f"sqlite:///{base / 'escalation.sqlite3'}",
         service_token="ephemeral-service-token", secret_key="ephemeral-secret",
+        mail_catcher=True, mail_smtp_port=free_port(), mail_http_port=free_port(),
         extra_env={"CARE_KB_INDEX_DIR": str(ROOT / "var" / "kb_index"), "CARE_WORKER_INTERVAL": "1",
                    **(extra_env or {})},
     )

@@ -1,0 +1,139 @@
+"""The development mail catcher: real SMTP on loopback, a page of every mail, writing to support.
+
+Its own small web app (not a route of the service), so instead of rows in the route × role
+table it has its own access tests here: loopback only, the Host header, the form token.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from escalation import tickets
+from escalation.db import db
+from escalation.mail import catcher, outbox
+from escalation.mail.inbound import receive_and_commit
+from escalation.models import Message, Ticket
+
+from .mail_servers import free_port, wait_for_port
+
+SUPPORT = "care@support.example.com"
+HOST = {"Host": "127.0.0.1:8025"}
+
+
+@pytest.fixture
+def caught(app, tmp_path: Path) -> Iterator[tuple[catcher.Store, object]]:
+    """The catcher's SMTP server and page, wired to the test app like ``make run`` wires them."""
+    store = catcher.Store(tmp_path / "mailcatcher.sqlite3")
+    port = free_port()
+
+    def inbound(raw: bytes) -> str:
+        with app.app_context():
+            return str(receive_and_commit(db.session, raw))
+
+    controller = catcher.start_smtp(store, "127.0.0.1", port, support=SUPPORT, inbound=inbound)
+    wait_for_port(port)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SECURITY="none")
+    page = catcher.create_app(store, support=SUPPORT, inbound=inbound, smtp_port=port).test_client()
+    yield store, page
+    controller.stop()
+    store.close()
+
+
+def deliver(app) -> None:
+    with app.app_context():
+        outbox.deliver_due(app, "w1")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com", ""])
+def test_it_listens_on_loopback_only(tmp_path, host):
+    store = catcher.Store(tmp_path / "c.sqlite3")
+    with pytest.raises(ValueError, match="loopback"):
+        catcher.start_smtp(store, host, free_port())
+    with pytest.raises(ValueError, match="loopback"):
+        catcher.main(["--host", host, "--store", str(tmp_path / "m.sqlite3")])
+    assert catcher.require_loopback("127.0.0.1") and catcher.require_loopback("::1")
+
+
+def test_every_mail_the_worker_sends_is_on_the_page(app, caught):
+    store, page = caught
+    with app.app_context():
+        number = tickets.open_ticket(db.session, name="Laura <b>Smith</b>", email="laura@example.com",
+                                     subject="Can't sign in <script>alert(1)</script>").ticket.number
+        db.session.commit()
+    deliver(app)
+    listing = page.get("/", headers=HOST)
+    assert listing.status_code == 200
+    assert number in listing.text and "laura@example.com" in listing.text
+    mail = store.listing()[0]
+    shown = page.get(f"/mails/{mail.id}", headers=HOST)
+    assert shown.status_code == 200
+    assert "<script>alert(1)" not in shown.text and "&lt;b&gt;Smith&lt;/b&gt;" in shown.text  # text part escaped
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in shown.text
+    html = page.get(f"/mails/{mail.id}/html", headers=HOST)
+    assert html.headers["Content-Security-Policy"].startswith("sandbox;")  # no script, own origin
+    assert "default-src 'none'" in html.headers["Content-Security-Policy"]
+    assert number in html.text
+    api = page.get(f"/api/mails?to=laura@example.com", headers=HOST).get_json()["mails"]
+    assert [m["subject"] for m in api] == [mail.header("Subject")]
+    assert any(link.startswith("http://care.test/track") for link in api[0]["links"])
+
+
+def test_writing_to_support_opens_a_ticket_and_a_reply_joins_it(app, caught):
+    store, page = caught
+    token = catcher_token(page)
+    sent = page.post("/send", headers=HOST, data={"token": token, "from_name": "Laura Smith",
+                                                   "from_addr": "laura@example.com", "subject": "Inactive account",
+                                                   "body": "Please reactivate my account."})
+    assert sent.status_code == 302 and "opened" in sent.headers["Location"]
+    with app.app_context():
+        ticket = db.session.scalars(select(Ticket)).one()
+        assert ticket.channel == "email" and ticket.customer.email == "laura@example.com"
+        number = ticket.number
+    deliver(app)
+    acknowledgement = next(m for m in store.listing() if "laura@example.com" in m.rcpt_tos)
+    replied = page.post("/send", headers=HOST, data={"token": token, "reply_to": str(acknowledgement.id),
+                                                      "from_addr": "laura@example.com", "body": "It is urgent."})
+    assert "appended" in replied.headers["Location"] and number in replied.headers["Location"]
+    with app.app_context():
+        bodies = db.session.scalars(select(Message.body).order_by(Message.id)).all()
+    assert bodies == ["Please reactivate my account.", "It is urgent."]
+
+
+def test_mail_to_support_over_smtp_takes_the_inbound_path(app, caught):
+    import smtplib
+
+    store, _page = caught
+    port = app.config["SMTP_PORT"]
+    raw = catcher.compose(from_name="Austin", from_addr="austin@example.com", to_addr=SUPPORT,
+                          subject="Locked out", body="After the security update I cannot sign in.")
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("austin@example.com", [SUPPORT], raw)
+    with app.app_context():
+        assert db.session.scalars(select(Ticket.subject)).all() == ["Locked out"]
+    assert len(store.listing(to=SUPPORT)) == 1
+
+
+def catcher_token(page) -> str:
+    import re
+
+    match = re.search(r'name="token" value="([^"]+)"', page.get("/", headers=HOST).text)
+    assert match
+    return match.group(1)
+
+
+def test_forms_need_the_page_token_and_a_loopback_host(app, caught):
+    store, page = caught
+    body = {"from_addr": "mallory@example.com", "body": "spam"}
+    assert page.post("/send", headers=HOST, data=body).status_code == 403
+    assert page.post("/send", headers=HOST, data={**body, "token": "guess"}).status_code == 403
+    assert page.post("/clear", headers=HOST).status_code == 403
+    # a DNS-rebound name pointing at 127.0.0.1 is refused, even for reading
+    assert page.get("/", headers={"Host": "attacker.example:8025"}).status_code == 421
+    assert page.post("/send", headers={"Host": "attacker.example"},
+                     data={**body, "token": catcher_token(page)}).status_code == 421
+    with app.app_context():
+        assert db.session.scalars(select(Ticket)).all() == []
+    assert page.get("/", headers=HOST).headers["Content-Security-Policy"].startswith("default-src 'none'")
