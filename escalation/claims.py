@@ -64,6 +64,7 @@ def claim(session: Session, ticket_id: int, agent: User) -> Ticket:
     session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="claim",
                            from_status="new", to_status=target, details={"agent": agent.username}))
     events.record(session, ticket, "status", {"status": target, "owner": owner, "action": "assign"})
+    mail_notify.agent_allocated(session, ticket, agent)
     return ticket
 
 

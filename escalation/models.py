@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,6 +24,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web_chat", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
 SLA_STATES = ("ok", "at_risk", "breached", "met")
+NOTIFY_PREFS = ("all", "important", "none")  # what a customer hears about by e-mail (mail/preferences.py)
 
 
 def utcnow() -> datetime:
@@ -100,6 +102,7 @@ class User(Base):
 class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
+        CheckConstraint(_in("notify_pref", NOTIFY_PREFS), name="ck_customers_notify_pref"),
         # the admin queue's search (migration 0008)
         _trigram("ix_customers_email_trgm", "email"),
         _trigram("ix_customers_name_trgm", "name"),
@@ -109,6 +112,11 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # e-mail notifications: everything, only important ones, or nothing (one-click unsubscribe)
+    notify_pref: Mapped[str] = mapped_column(String(12), default="all", server_default="all")
+    # when the customer proved the address is theirs (an e-mail from it; the portal's check):
+    # until then the outbox caps the mail sent to it per hour (CARE_MAIL_UNVERIFIED_PER_HOUR)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Ticket(Base):
@@ -156,6 +164,11 @@ class Ticket(Base):
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_state: Mapped[str] = mapped_column(String(12), default="ok", index=True)
+    # customer notifications (mail/notify.py): the last public event the customer's live stream
+    # delivered, the last one whose agent replies were e-mailed, and the auto-close warning
+    customer_seen_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reply_mailed_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    close_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
@@ -300,7 +313,8 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
 
 
-OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice")
+OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice",
+                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 
@@ -318,6 +332,7 @@ class OutboxMail(Base):
         CheckConstraint(_in("kind", OUTBOX_KINDS), name="ck_outbox_kind"),
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_status"),
         CheckConstraint("attempts >= 0", name="ck_outbox_attempts"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -339,6 +354,11 @@ class OutboxMail(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a mail the worker decides to send (digests, auto-close notices) is written once: two
+    # workers deciding the same mail collide on this key and only one row exists
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    # the one-click unsubscribe link (List-Unsubscribe) of a mail to a customer; empty otherwise
+    unsubscribe_url: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class MailMessageId(Base):

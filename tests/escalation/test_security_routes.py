@@ -70,6 +70,12 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("public.track", "GET"): public(200),
     ("public.track", "POST"): public(200, data={"number": "{number}", "email": "laura@example.com"}),
     ("static", "GET"): public(200),
+    # the pages our mails link to: the signed token is the credential (a ticket token is not one)
+    ("maillinks.unsubscribe", "GET"): public(404),
+    ("maillinks.unsubscribe", "POST"): public(404, data={"List-Unsubscribe": "One-Click"}),
+    ("maillinks.rate", "GET"): public(404),
+    ("maillinks.comment", "GET"): public(404),
+    ("maillinks.comment", "POST"): public(404, data={"rating": "5"}),
     ("auth.login", "GET"): public(200),
     ("auth.login", "POST"): public(200),  # an empty form is shown again
     ("auth.logout", "POST"): public(LOGIN),  # signed out (or already), back to the sign-in page
@@ -173,7 +179,8 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
         response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
         db.session.commit()
     return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
-            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement"}
+            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement",
+            "rating": 5}
 
 
 def caller(app: Flask, role: str) -> tuple[FlaskClient, dict[str, str]]:
