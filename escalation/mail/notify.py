@@ -136,8 +136,9 @@ def close_warnings_due(session: Session, *, now: datetime, close_days: float, no
                                   .values(close_warned_at=now).execution_options(synchronize_session=False))
         if (claimed.rowcount or 0) != 1:  # type: ignore[attr-defined]
             continue
+        ticket.close_warned_at = now  # the object in this session says so too (a later resolve resets it)
         closes_at = ticket.updated_at + close_after
-        stamp = int((ticket.resolved_at or ticket.updated_at).timestamp())
+        stamp = (ticket.resolved_at or ticket.updated_at).isoformat()  # each resolution is warned once
         if _to_customer(session, "close_warning", ticket, dedupe_key=f"close-warning:{ticket.id}:{stamp}",
                         closes_on=closes_at.strftime("%A %d %B %Y")) is not None:
             warned += 1
@@ -180,6 +181,7 @@ def chat_replies_due(session: Session, *, now: datetime | None = None, delay: fl
                                   .values(reply_mailed_event_id=last).execution_options(synchronize_session=False))
         if (claimed.rowcount or 0) != 1:  # type: ignore[attr-defined]
             continue  # another worker took it, or the customer saw them meanwhile
+        ticket.reply_mailed_event_id = last
         ids = [e.payload.get("id") for e in events if e.payload.get("author") == "agent"]
         replies = session.scalars(select(Message).where(Message.id.in_(ids), Message.internal.is_(False))
                                   .order_by(Message.id)).all() if ids else []
