@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from .. import tickets
 from ..assignment import rank_agents
 from ..auth import role_required
+from ..dashboard import NO_FIGURES, agent_figures
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES
@@ -45,7 +46,9 @@ def workload() -> list[dict[str, Any]]:
     for agent_id, count in completed_rows:
         counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})["completed"] = count
     agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
-    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0})} for a in agents]
+    figures = agent_figures(db.session, since)  # CSAT, first reply and resolution times
+    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0}),
+             "figures": figures.get(a.id, NO_FIGURES)} for a in agents]
 
 
 @bp.get("/")
@@ -148,7 +151,8 @@ def dashboard() -> Any:
 
     data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
     return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
-                           resolved=figures.bars(data.resolved_per_day))
+                           resolved=figures.bars(data.resolved_per_day),
+                           comments=figures.latest_comments(db.session))
 
 
 @bp.get("/outbox")

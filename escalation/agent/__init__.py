@@ -3,6 +3,7 @@ responses, reply and resolve."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -11,12 +12,14 @@ from sqlalchemy import func, select
 
 from .. import tickets
 from ..auth import role_required
+from ..dashboard import NO_FIGURES, agent_figures
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..models import Ticket, TicketEvent
+from ..models import Ticket, TicketEvent, utcnow
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
+FIGURES_DAYS = 30  # "your figures": CSAT, first reply and resolution over this many days
 
 
 @bp.get("/")
@@ -26,7 +29,10 @@ def my_tickets() -> Any:
         select(Ticket).where(Ticket.assignee_id == current_user.id)
         .order_by(Ticket.status.in_(OPEN_STATUSES).desc(), Ticket.updated_at.desc())
     ).unique().all()
-    return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES)
+    since = utcnow() - timedelta(days=FIGURES_DAYS)
+    mine = agent_figures(db.session, since, current_user.id).get(current_user.id, NO_FIGURES)
+    return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, figures=mine,
+                           figures_days=FIGURES_DAYS)
 
 
 @bp.post("/presence")

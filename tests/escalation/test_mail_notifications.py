@@ -371,3 +371,20 @@ def test_rating_links_are_signed_and_expire(app, client, monkeypatch):
     expired = client.get(f"/mail/rate/{old}/5")
     assert expired.status_code == 410 and "expired" in expired.text
     assert client.get(f"/mail/rate/{old}/5").status_code == 410
+
+
+def test_a_rating_from_the_mail_shows_on_the_dashboard_and_in_the_agents_figures(app, client, auth):
+    ticket, mail = resolved_ticket(app)
+    links = rating_links(mail)
+    client.get(links[4])
+    client.post(links[4].rsplit("/", 1)[0], data={"rating": "4", "comment": "Quick & <friendly>"})
+    auth.login("kim")
+    dashboard = client.get("/admin/dashboard").text
+    assert "Quick &amp; &lt;friendly&gt;" in dashboard and ticket.number in dashboard
+    assert "Tim Agent" in dashboard.split('data-testid="comments"')[1]
+    queue = client.get("/admin/").text
+    assert "4.0 / 5" in queue.split('data-testid="csat-tim"')[1][:80]
+    auth.logout()
+    auth.login("tim")
+    mine = client.get("/agent/").text
+    assert "4.0 / 5" in mine.split('data-testid="my-csat"')[1][:60]
