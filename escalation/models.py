@@ -24,7 +24,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web_chat", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
 SLA_STATES = ("ok", "at_risk", "breached", "met")
-NOTIFY_PREFS = ("all", "important", "none")  # what a customer hears about by e-mail (mail/preferences.py)
+NOTIFY_PREFS = ("all", "important", "none")
+ALERT_PREFS = ("off", "each", "digest")  # an admin's new-ticket alerts (mail/alerts.py)  # what a customer hears about by e-mail (mail/preferences.py)
 
 
 def utcnow() -> datetime:
@@ -68,6 +69,8 @@ class User(Base):
         CheckConstraint(_in("role", ROLES), name="ck_users_role"),
         CheckConstraint(_in("presence", PRESENCES), name="ck_users_presence"),
         CheckConstraint("capacity >= 0", name="ck_users_capacity"),
+        CheckConstraint(_in("new_ticket_alerts", ALERT_PREFS), name="ck_users_new_ticket_alerts"),
+        CheckConstraint("alert_digest_minutes > 0", name="ck_users_alert_digest_minutes"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +84,10 @@ class User(Base):
     presence: Mapped[str] = mapped_column(String(16), default="online")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # an admin's e-mail about new tickets: off, each one, or a digest every N minutes
+    new_ticket_alerts: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    alert_digest_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    alert_digest_through: Mapped[datetime | None] = mapped_column(UTCDateTime)  # tickets up to here were sent
 
     # Flask-Login protocol
     @property

@@ -47,6 +47,15 @@ def auto_close(app: Flask, *, now: datetime | None = None) -> int:
     return len(stale)
 
 
+def digest_pass() -> int:
+    """The admins' new-ticket digests that are due (see ``mail.alerts.digests_due``)."""
+    from .mail.alerts import digests_due
+
+    written = digests_due(db.session, now=utcnow())
+    db.session.commit()
+    return written
+
+
 def chat_reply_pass() -> int:
     """E-mail the chat replies customers did not see live (see ``mail.notify.chat_replies_due``)."""
     written = mail_notify.chat_replies_due(db.session)
@@ -91,6 +100,7 @@ def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
         sla_changes = sla_pass()
         auto_assigned = assign_pass()
         chat_replies = chat_reply_pass()
+        digest_pass()
         mail_received = imap.poll(app)
         mail_sent = len(outbox.deliver_due(app, worker_id).sent)
         heartbeat(worker_id)

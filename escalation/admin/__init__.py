@@ -405,3 +405,5 @@ def settings() -> Any:
         back = url_for("admin.queue") if request.form.get("back") == "queue" else url_for("admin.settings")
         return redirect(back, code=303)
     return render_template("admin/settings.html", settings=desk_settings.listing(db.session))
+
+from . import notifications  # noqa: E402,F401  (its routes: the admin's mail settings)

@@ -23,8 +23,9 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .. import expected_wait
 from ..models import Message, OutboxMail, Ticket, TicketEvent, User, utcnow
-from . import messageids, preferences
+from . import alerts, messageids, preferences
 from .outbox import enqueue, enqueue_once
 from .render import render
 
@@ -65,7 +66,9 @@ def ticket_opened(session: Session, ticket: Ticket) -> OutboxMail | None:
     It goes to an address nobody verified yet, so it never repeats the customer's own text in
     its subject or first lines (no subject, no name: nothing to phish with).
     """
-    return _to_customer(session, "acknowledgement", ticket)
+    alerts.new_ticket(session, ticket)
+    return _to_customer(session, "acknowledgement", ticket,
+                        expected_wait=expected_wait.for_ticket(session, ticket).sentence())
 
 
 def ticket_assigned(session: Session, ticket: Ticket, agent: User, assigned_by: str = "") -> OutboxMail:

@@ -42,6 +42,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "close_warning": ("Auto-close warning", "the customer, CARE_AUTO_CLOSE_NOTICE_DAYS before the auto-close"),
     "closed": ("Closed notice", "the customer, when the worker closes their resolved ticket"),
     "sla_notice": ("SLA notice", "every admin, once when a ticket becomes at risk or breached"),
+    "new_ticket": ("New ticket alert", "each admin who chose an alert for each new ticket"),
+    "ticket_digest": ("New tickets digest", "each admin who chose a digest, every N minutes with new tickets"),
 }
 
 PARTS = ("subject", "text", "html")
@@ -88,6 +90,14 @@ VARIABLES: dict[str, dict[str, str]] = {
                    "due": "when the target is (was) due, e.g. 2026-11-23 14:00 UTC",
                    "assignee_name": "the assigned agent's name (empty when nobody)",
                    "console_url": "the ticket in the admin console"},
+    "new_ticket": {**_COMMON, "admin.name": "the admin's name", "console_url": "the ticket in the admin console",
+                   "settings_url": "where the admin changes these alerts"},
+    "ticket_digest": {"admin.name": "the admin's name", "count": "how many tickets were opened",
+                      "tickets": "the tickets (number, subject, priority, category, …), at most 100",
+                      "since": "start of the period, e.g. 14:00", "until": "its end, e.g. 14:15 UTC",
+                      "minutes": "the admin's digest interval", "queue_url": "the admin queue",
+                      "public_url": "the site's address", "settings_url": "where the admin changes these alerts",
+                      "support_name": "the support team's name", "show_marker": "false"},
 }
 
 
@@ -215,6 +225,14 @@ def sample_context(name: str) -> dict[str, Any]:
                                                          (1, "Bad")))
     if name == "reopened":
         context["agent_name"] = "Tim Agent"
+    if name in ("new_ticket", "ticket_digest"):
+        context.update(admin=SimpleNamespace(name="Kim Admin", username="kim", email="kim@support.example.com"),
+                       show_marker=False, console_url=f"https://care.example.com/admin/tickets/{number}",
+                       settings_url="https://care.example.com/admin/notifications",
+                       queue_url="https://care.example.com/admin/")
+    if name == "ticket_digest":
+        context.update(tickets=(ticket, ticket), count=3, since="14:00", until="14:15 UTC", minutes=15)
+        del context["ticket"]
     if name == "close_warning":
         context["closes_on"] = "Monday 07 December 2026"
     return context

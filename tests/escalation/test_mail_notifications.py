@@ -388,3 +388,71 @@ def test_a_rating_from_the_mail_shows_on_the_dashboard_and_in_the_agents_figures
     auth.login("tim")
     mine = client.get("/agent/").text
     assert "4.0 / 5" in mine.split('data-testid="my-csat"')[1][:60]
+
+
+# --- admins: each new ticket, or a digest ----------------------------------------------------------
+
+def test_an_admin_gets_each_new_ticket_or_a_digest_every_n_minutes(app, client, auth):
+    auth.login("kim")
+    assert client.post("/admin/notifications", data={"new_ticket_alerts": "each", "alert_digest_minutes": "15"}
+                       ).status_code == 303
+    with app.app_context():
+        tickets.open_ticket(db.session, name="A", email="a@example.com", subject="Locked <out>")
+        db.session.commit()
+    assert kinds_to(app, "kim@support.example.com") == ["new_ticket"]
+    client.post("/admin/notifications", data={"new_ticket_alerts": "digest", "alert_digest_minutes": "10"})
+    with app.app_context():
+        start = db.session.scalar(select(User.alert_digest_through).where(User.username == "kim"))
+        for i in range(3):
+            tickets.open_ticket(db.session, name="B", email=f"b{i}@example.com", subject=f"Question {i}")
+        db.session.commit()
+    from escalation.mail.alerts import digests_due
+
+    def digest_at(minutes: float) -> int:
+        with app.app_context():
+            written = digests_due(db.session, now=start + timedelta(minutes=minutes))
+            db.session.commit()
+            return written
+
+    assert digest_at(9) == 0  # not yet
+    assert digest_at(10.5) == 1
+    assert digest_at(11) == 0  # once per window
+    assert digest_at(25) == 0  # nothing new came in: no empty digest
+    assert kinds_to(app, "kim@support.example.com") == ["new_ticket", "ticket_digest"]
+    with app.app_context():
+        digest = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "ticket_digest"))
+    assert digest.subject.startswith("3 new tickets since")
+    assert all(f"Question {i}" in digest.body_text for i in range(3)) and "Locked" not in digest.body_text
+    client.post("/admin/notifications", data={"new_ticket_alerts": "off", "alert_digest_minutes": "10"})
+    with app.app_context():
+        tickets.open_ticket(db.session, name="C", email="c@example.com", subject="Later")
+        db.session.commit()
+    assert digest_at(60) == 0
+    assert kinds_to(app, "kim@support.example.com") == ["new_ticket", "ticket_digest"]
+
+
+def test_two_workers_send_one_digest(app):
+    with app.app_context():
+        kim = db.session.scalar(select(User).where(User.username == "kim"))
+        kim.new_ticket_alerts, kim.alert_digest_minutes = "digest", 5
+        kim.alert_digest_through = utcnow() - timedelta(minutes=6)
+        tickets.open_ticket(db.session, name="A", email="a@example.com", subject="q")
+        db.session.commit()
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                run_pass(app, name)
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert kinds_to(app, "kim@support.example.com").count("ticket_digest") == 1

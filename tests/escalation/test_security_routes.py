@@ -98,6 +98,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.canned_delete", "POST"): console(303),
     ("admin.settings", "GET"): console(200),
     ("admin.settings", "POST"): console(303),
+    ("admin.notifications", "GET"): console(200),
+    ("admin.notifications", "POST"): console(303),  # an empty form: flashed, back to the page
     ("admin.privacy", "GET"): console(200),
     ("admin.privacy", "POST"): console(200, data=LAURA),
     ("admin.privacy_export", "POST"): console(200, data=LAURA),

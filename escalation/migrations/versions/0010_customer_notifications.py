@@ -5,7 +5,9 @@
   only when the customer's live stream did not deliver it) and ``tickets.close_warned_at``;
 - ``outbox.dedupe_key`` (unique: a mail two workers decide at once is written once) and
   ``outbox.unsubscribe_url`` (List-Unsubscribe);
-- new outbox kinds for the customer's notices and the admins' new-ticket alerts.
+- new outbox kinds for the customer's notices and the admins' new-ticket alerts;
+- ``users.new_ticket_alerts`` (off / each / digest), ``alert_digest_minutes`` and
+  ``alert_digest_through`` (an admin's new-ticket alerts).
 
 Revision ID: 0010
 Revises: 0008
@@ -30,6 +32,13 @@ NEW_KINDS = ("kind IN ('acknowledgement', 'assigned', 'agent_reply', 'resolved',
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('new_ticket_alerts', sa.String(length=8), nullable=False, server_default='off'))
+        batch_op.add_column(sa.Column('alert_digest_minutes', sa.Integer(), nullable=False, server_default='15'))
+        batch_op.add_column(sa.Column('alert_digest_through', escalation.models.UTCDateTime(timezone=True),
+                                      nullable=True))
+        batch_op.create_check_constraint('ck_users_new_ticket_alerts', "new_ticket_alerts IN ('off', 'each', 'digest')")
+        batch_op.create_check_constraint('ck_users_alert_digest_minutes', "alert_digest_minutes > 0")
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notify_pref', sa.String(length=12), nullable=False, server_default='all'))
         batch_op.add_column(sa.Column('email_verified_at', escalation.models.UTCDateTime(timezone=True),
@@ -65,3 +74,9 @@ def downgrade() -> None:
         batch_op.drop_constraint('ck_customers_notify_pref', type_='check')
         batch_op.drop_column('email_verified_at')
         batch_op.drop_column('notify_pref')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_users_alert_digest_minutes', type_='check')
+        batch_op.drop_constraint('ck_users_new_ticket_alerts', type_='check')
+        batch_op.drop_column('alert_digest_through')
+        batch_op.drop_column('alert_digest_minutes')
+        batch_op.drop_column('new_ticket_alerts')
