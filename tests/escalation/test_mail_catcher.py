@@ -157,3 +157,36 @@ def test_forms_need_the_page_token_and_a_loopback_host(app, caught):
     with app.app_context():
         assert db.session.scalars(select(Ticket)).all() == []
     assert page.get("/", headers=HOST).headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+@pytest.mark.browser
+def test_the_html_part_shows_in_a_browser_and_its_scripts_do_not_run(tmp_path, browser):
+    """The sandboxed frame does show the mail (its CSP allows this page to frame it), and the
+    mail's script stays text: no ``allow-scripts``, no ``script-src``."""
+    import threading
+    from email.message import EmailMessage
+
+    from werkzeug.serving import make_server
+
+    store = catcher.Store(tmp_path / "c.sqlite3")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "care@support.example.com", "laura@example.com", "Hello"
+    mail.set_content("text part")
+    mail.add_alternative("<p>HTML part</p><script>document.body.append('SCRIPT RAN')</script>", subtype="html")
+    store.add("care@support.example.com", ["laura@example.com"], bytes(mail))
+    server = make_server("127.0.0.1", free_port(), catcher.create_app(store, support=SUPPORT, inbound=lambda raw: ""),
+                         threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/mails/1")
+        frame = page.frame_locator("[data-testid=html]")
+        from playwright.sync_api import expect
+
+        expect(frame.locator("p")).to_have_text("HTML part")
+        page.wait_for_timeout(300)
+        assert "SCRIPT RAN" not in frame.locator("body").inner_text()
+    finally:
+        page.close()
+        server.shutdown()
+        store.close()
