@@ -87,6 +87,7 @@ $(WIDGET): $(WIDGET_SRC) $(STAMPS)/npm
 
 db: $(STAMPS)/venv  ## create or migrate the database and add the demo users
 	@$(VENV)/bin/flask --app escalation init-db
+	@$(VENV)/bin/flask --app escalation demo-data --if-empty
 
 run: install model kb widget db  ## install, train, index, then start every process (Ctrl-C stops them)
 	@$(VENV)/bin/python -m careops run

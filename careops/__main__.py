@@ -52,6 +52,10 @@ def config_from_env() -> StackConfig:
         actions_token=found["CARE_ACTIONS_TOKEN"],
         chat_secret=found["CARE_CHAT_SECRET"],
         cors_origins=tuple(os.environ.get("CARE_RASA_CORS_ORIGINS", "").split()),
+        # development: mail goes to the local catcher unless a real SMTP server is configured
+        mail_catcher=not os.environ.get("CARE_SMTP_HOST"),
+        mail_smtp_port=int(os.environ.get("CARE_MAIL_CATCHER_SMTP_PORT", 1025)),
+        mail_http_port=int(os.environ.get("CARE_MAIL_CATCHER_PORT", 8025)),
     )
 
 
@@ -80,6 +84,8 @@ def run() -> int:
         print(f"\n✗ {exc}")
         supervisor.stop()
         return 1
+    mail_line = (f"  Mail catcher (every e-mail sent)    {config.mail_url}\n" if config.mail_catcher
+                 else "  E-mail goes through the SMTP server in CARE_SMTP_HOST\n")
     print(f"""
 All services up.
 
@@ -87,7 +93,7 @@ All services up.
   Admin console (kim)                 {config.api_url}/admin/
   Agent console (tim, terrence)       {config.api_url}/agent/
   Ticket tracking for customers       {config.api_url}/track
-  API (JSON)                          {config.api_url}/api/v1/health
+{mail_line}  API (JSON)                          {config.api_url}/api/v1/health
   Rasa                                {config.rasa_url}/status
 
 Demo passwords were printed by `init-db` when the users were created.

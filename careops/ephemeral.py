@@ -37,6 +37,7 @@ def temporary_stack(base: Path, *, demo_password: str, escalation_port: int | No
         service_token="ephemeral-service-token", secret_key="ephemeral-secret",
         rasa_token=secrets.token_urlsafe(16), actions_token=secrets.token_urlsafe(16),
         chat_secret=secrets.token_urlsafe(16),
+        mail_catcher=True, mail_smtp_port=free_port(), mail_http_port=free_port(),
         extra_env={"CARE_KB_INDEX_DIR": str(ROOT / "var" / "kb_index"), "CARE_WORKER_INTERVAL": "1",
                    **(extra_env or {})},
     )

@@ -44,6 +44,11 @@ class StackConfig:
     # origins whose pages may call Rasa from a browser; empty: the origin of CARE_PUBLIC_URL
     cors_origins: tuple[str, ...] = ()
     model_dir: Path = ROOT / "chatbot" / "models"
+    # the development mail catcher (escalation/mail/catcher.py): `make run` and the throwaway
+    # stacks switch it on (not when real SMTP is configured); it sets the CARE_SMTP_* settings
+    mail_catcher: bool = False
+    mail_smtp_port: int = 1025
+    mail_http_port: int = 8025
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -64,6 +69,10 @@ class StackConfig:
             return list(self.cors_origins)
         parts = urlsplit(self.api_url)  # CARE_PUBLIC_URL is the API's URL here (common_env)
         return [f"{parts.scheme}://{parts.netloc}"]
+
+    @property
+    def mail_url(self) -> str:
+        return f"http://{self.host}:{self.mail_http_port}/"
 
     @property
     def tracker_db(self) -> Path:
@@ -97,6 +106,9 @@ def common_env(config: StackConfig) -> dict[str, str]:
     }
     if config.database_url:
         env["CARE_DATABASE_URL"] = config.database_url
+    if config.mail_catcher:
+        env.update(CARE_SMTP_HOST=config.host, CARE_SMTP_PORT=str(config.mail_smtp_port),
+                   CARE_SMTP_SECURITY="none", CARE_SMTP_USERNAME="")
     env.update(config.extra_env)
     return env
 
@@ -140,7 +152,13 @@ def stack(config: StackConfig) -> list[Process]:
             f"{config.rasa_url}/", cwd=ROOT / "chatbot", env=env, ready_timeout=240.0,
             description="Rasa: the assistant (socket.io + REST channels; HTTP API behind a token)",
         ),
-    ]
+    ] + ([Process(
+        "mail", [str(VENV / "python"), "-m", "escalation.mail.catcher", "--host", config.host,
+                 "--smtp-port", str(config.mail_smtp_port), "--http-port", str(config.mail_http_port),
+                 "--store", str(config.var_dir / "mailcatcher.sqlite3")],
+        f"{config.mail_url}healthz", env=flask_env, ready_timeout=60.0,
+        description="Mail catcher (development): SMTP on loopback, every mail on a page",
+    )] if config.mail_catcher else [])
 
 
 def base_environment() -> dict[str, str]:

@@ -62,6 +62,7 @@ def claim(session: Session, ticket_id: int, agent: User) -> Ticket:
     session.refresh(ticket)
     transitions.followed(session, ticket, "new", "assign", agent.username, audit_action="claim",
                          agent=agent.username)
+    mail_notify.agent_allocated(session, ticket, agent)
     return ticket
 
 

@@ -1,4 +1,4 @@
-"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build, mail-in."""
+"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build, mail-in, demo-data."""
 from __future__ import annotations
 
 from typing import BinaryIO
@@ -64,6 +64,37 @@ def create_user_cmd(username: str, name: str, email: str, role: str, skills: tup
     click.echo(f"created {role} {username}")
 
 
+@click.command("demo-data")
+@with_appcontext
+@click.option("--if-empty", is_flag=True, help="Only when the desk has no tickets yet (what `make run` does).")
+def demo_data(if_empty: bool) -> None:
+    """Load six weeks of realistic history (tickets, ratings, bot outcomes) into a development desk.
+
+    Idempotent; refuses unless the database is the embedded SQLite one (never in production).
+    """
+    from sqlalchemy import func, select
+
+    from .demo_data import RefusedHere, check_not_production, load
+    from .models import Ticket
+
+    try:
+        check_not_production(current_app.config)
+    except RefusedHere as exc:
+        if if_empty:  # make run on a production-like setup: say so, do not fail the start
+            click.echo(f"demo data skipped: {exc}")
+            return
+        raise click.ClickException(str(exc)) from None
+    if if_empty and db.session.scalar(select(func.count()).select_from(Ticket)):
+        return
+    loaded = load(db.session)
+    db.session.commit()
+    if loaded is None:
+        click.echo("demo data is already loaded")
+    else:
+        click.echo(f"demo data loaded: {loaded.tickets} tickets over six weeks, {loaded.surveys} ratings, "
+                   f"{loaded.bot_outcomes} bot conversations")
+
+
 EX_DATAERR, EX_TEMPFAIL = 65, 75  # sysexits.h: what a mail server's pipe understands
 
 
@@ -95,5 +126,5 @@ def mail_in(message: BinaryIO) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, worker, create_user_cmd, mail_in):
+    for command in (init_db, worker, create_user_cmd, mail_in, demo_data):
         app.cli.add_command(command)

@@ -68,6 +68,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Attempts before an unsent mail is marked failed (shown on /admin/outbox, where it can be sent again)."),
     Setting("MAIL_LEASE_SECONDS", 120.0,
             "How long a worker holds the mails it claimed; after that another worker may take the unsent ones."),
+    Setting("MAIL_UNVERIFIED_PER_HOUR", 10,
+            "Most mails per hour to a customer address nobody verified (chat customers type any address); "
+            "the excess waits, with the reason on /admin/outbox. 0: no cap."),
+    Setting("CHAT_REPLY_MAIL_DELAY", 60.0,
+            "Seconds an agent's chat reply may stay unseen in the customer's live chat before it is e-mailed "
+            "(replies in that window go in one mail)."),
+    Setting("AUTO_CLOSE_NOTICE_DAYS", 2,
+            "Days before the auto-close that the customer is told their resolved ticket will close."),
+    Setting("SURVEY_LINK_DAYS", 30,
+            "Days the one-click rating links in the resolved mail stay valid."),
     Setting("IMAP_HOST", "",
             "IMAP server the worker polls for customer e-mail; empty: no polling (use `flask mail-in` from the MTA)."),
     Setting("IMAP_PORT", 993, "Port of the IMAP server (993 SSL, 143 STARTTLS or plain)."),

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import STATUSES, BotOutcome, Survey, Ticket, utcnow
+from .models import STATUSES, BotOutcome, Survey, Ticket, User, utcnow
 
 SAMPLE_LIMIT = 50_000  # durations are medians over at most this many recent tickets
 
@@ -109,3 +109,62 @@ def bars(series: list[tuple[date, int]], width: int = 420, height: int = 120) ->
     return [{"x": round(i * step + 2, 1), "w": round(step - 4, 1), "h": round(n / peak * (height - 20), 1),
              "y": round(height - 16 - n / peak * (height - 20), 1), "n": n, "day": d.strftime("%d %b")}
             for i, (d, n) in enumerate(series)]
+
+
+# --- per agent: satisfaction and speed; the customers' comments ---------------------------
+
+@dataclass(frozen=True)
+class AgentFigures:
+    csat_average: float | None
+    csat_count: int
+    median_first_reply: timedelta | None
+    median_resolution: timedelta | None
+
+
+NO_FIGURES = AgentFigures(None, 0, None, None)
+
+
+def agent_figures(session: Session, since: datetime, agent_id: int | None = None) -> dict[int, AgentFigures]:
+    """Each agent's CSAT (ratings of their tickets), median first reply and median resolution
+    (from the ticket's creation) over the tickets created since ``since``; one agent with
+    ``agent_id``. Two grouped queries, medians over at most ``SAMPLE_LIMIT`` recent tickets."""
+    csat_query = (select(Ticket.assignee_id, func.avg(Survey.rating), func.count(Survey.id))
+                  .join(Ticket, Ticket.id == Survey.ticket_id)
+                  .where(Survey.created_at >= since, Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id))
+    times_query = (select(Ticket.assignee_id, Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at)
+                   .where(Ticket.created_at >= since, Ticket.assignee_id.is_not(None))
+                   .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT))
+    if agent_id is not None:
+        csat_query = csat_query.where(Ticket.assignee_id == agent_id)
+        times_query = times_query.where(Ticket.assignee_id == agent_id)
+    csat = {a: (float(avg), int(n)) for a, avg, n in session.execute(csat_query).all()}
+    first: dict[int, list[tuple[datetime, datetime]]] = {}
+    resolution: dict[int, list[tuple[datetime, datetime]]] = {}
+    for agent, created, responded, resolved in session.execute(times_query).all():
+        if responded is not None:
+            first.setdefault(agent, []).append((created, responded))
+        if resolved is not None:
+            resolution.setdefault(agent, []).append((created, resolved))
+    agents = set(csat) | set(first) | set(resolution)
+    return {a: AgentFigures(csat_average=csat.get(a, (None, 0))[0], csat_count=csat.get(a, (None, 0))[1],
+                            median_first_reply=_median(first.get(a, [])),
+                            median_resolution=_median(resolution.get(a, []))) for a in agents}
+
+
+@dataclass(frozen=True)
+class Comment:
+    number: str
+    agent_name: str
+    rating: int
+    comment: str
+    created_at: datetime
+
+
+def latest_comments(session: Session, limit: int = 20) -> list[Comment]:
+    """The customers' survey comments, latest first, with the ticket and its agent."""
+    rows = session.execute(select(Ticket.number, User.name, Survey.rating, Survey.comment, Survey.created_at)
+                           .join(Ticket, Ticket.id == Survey.ticket_id)
+                           .outerjoin(User, User.id == Ticket.assignee_id)
+                           .where(Survey.comment != "").order_by(Survey.created_at.desc(), Survey.id.desc())
+                           .limit(limit)).all()
+    return [Comment(number, agent or "", rating, comment, created) for number, agent, rating, comment, created in rows]

@@ -28,6 +28,11 @@ SETTINGS: dict[str, Setting] = {
         "Each new ticket goes to the best available agent: online, below capacity, the right skills "
         "preferred, the least loaded first. Tickets nobody could take are retried on every worker pass.",
         False),
+    "desk_hours": Setting(
+        "Working hours",
+        "When the desk answers (UTC), e.g. \"Mon-Fri 09:00-17:00\"; empty: 24/7. Customers are told the "
+        "expected wait, or that the desk is closed and when it opens (set at /admin/notifications).",
+        ""),
 }
 
 
@@ -50,6 +55,8 @@ def set_value(session: Session, key: str, value: Any, actor: str) -> bool:
                                details={"key": key, "known": sorted(SETTINGS)})
     if isinstance(SETTINGS[key].default, bool) and not isinstance(value, bool):
         raise ValidationFailed(f"{SETTINGS[key].label} is on or off.", details={"key": key})
+    if isinstance(SETTINGS[key].default, str) and not isinstance(value, str):
+        raise ValidationFailed(f"{SETTINGS[key].label} is text.", details={"key": key})
     before = get(session, key)
     if before == value:
         return False

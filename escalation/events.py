@@ -252,11 +252,14 @@ def event_frames(session: Session, ticket_id: int, after_id: int, *, include_int
 
 
 def sse_stream(app: Flask, ticket_id: int, after_id: int, *, include_internal: bool,
-               heartbeat: float = 15.0, max_seconds: float = 3600.0) -> Iterator[str]:
+               heartbeat: float = 15.0, max_seconds: float = 3600.0,
+               on_delivered: Callable[[int], None] | None = None) -> Iterator[str]:
     """Yield SSE frames for events after ``after_id``; comments keep idle proxies open.
 
     The watchers of one ticket share their reads (:class:`SharedQueries`): one query per
-    announcement and process, not one per open stream.
+    announcement and process, not one per open stream. ``on_delivered(last_id)`` runs once
+    the server has taken a batch of frames (the generator resumes only after it wrote them):
+    the customer's stream uses it to mark what was seen live (no e-mail for it).
     """
     from .db import db
 
@@ -277,6 +280,8 @@ def sse_stream(app: Flask, ticket_id: int, after_id: int, *, include_internal: b
         for event_id, kind, data in frames:
             after_id = event_id
             yield f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
+        if frames and on_delivered is not None:
+            on_delivered(after_id)
         if len(frames) >= PAGE:
             continue  # a full page: more may be waiting already
         # The read above started after ``seen`` was announced, so it holds every event up to

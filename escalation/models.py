@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,6 +24,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web_chat", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
 SLA_STATES = ("ok", "at_risk", "breached", "met")
+NOTIFY_PREFS = ("all", "important", "none")
+ALERT_PREFS = ("off", "each", "digest")  # an admin's new-ticket alerts (mail/alerts.py)  # what a customer hears about by e-mail (mail/preferences.py)
 
 
 def utcnow() -> datetime:
@@ -66,6 +69,8 @@ class User(Base):
         CheckConstraint(_in("role", ROLES), name="ck_users_role"),
         CheckConstraint(_in("presence", PRESENCES), name="ck_users_presence"),
         CheckConstraint("capacity >= 0", name="ck_users_capacity"),
+        CheckConstraint(_in("new_ticket_alerts", ALERT_PREFS), name="ck_users_new_ticket_alerts"),
+        CheckConstraint("alert_digest_minutes > 0", name="ck_users_alert_digest_minutes"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +84,10 @@ class User(Base):
     presence: Mapped[str] = mapped_column(String(16), default="online")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # an admin's e-mail about new tickets: off, each one, or a digest every N minutes
+    new_ticket_alerts: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    alert_digest_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    alert_digest_through: Mapped[datetime | None] = mapped_column(UTCDateTime)  # tickets up to here were sent
 
     # Flask-Login protocol
     @property
@@ -100,6 +109,7 @@ class User(Base):
 class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
+        CheckConstraint(_in("notify_pref", NOTIFY_PREFS), name="ck_customers_notify_pref"),
         # the admin queue's search (migration 0008)
         _trigram("ix_customers_email_trgm", "email"),
         _trigram("ix_customers_name_trgm", "name"),
@@ -109,6 +119,11 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # e-mail notifications: everything, only important ones, or nothing (one-click unsubscribe)
+    notify_pref: Mapped[str] = mapped_column(String(12), default="all", server_default="all")
+    # when the customer proved the address is theirs (an e-mail from it; the portal's check):
+    # until then the outbox caps the mail sent to it per hour (CARE_MAIL_UNVERIFIED_PER_HOUR)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Ticket(Base):
@@ -157,6 +172,11 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_state: Mapped[str] = mapped_column(String(12), default="ok", index=True)
+    # customer notifications (mail/notify.py): the last public event the customer's live stream
+    # delivered, the last one whose agent replies were e-mailed, and the auto-close warning
+    customer_seen_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reply_mailed_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    close_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
@@ -312,7 +332,8 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
 
 
-OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice")
+OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice",
+                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 
@@ -330,6 +351,7 @@ class OutboxMail(Base):
         CheckConstraint(_in("kind", OUTBOX_KINDS), name="ck_outbox_kind"),
         CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_status"),
         CheckConstraint("attempts >= 0", name="ck_outbox_attempts"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -351,6 +373,11 @@ class OutboxMail(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a mail the worker decides to send (digests, auto-close notices) is written once: two
+    # workers deciding the same mail collide on this key and only one row exists
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    # the one-click unsubscribe link (List-Unsubscribe) of a mail to a customer; empty otherwise
+    unsubscribe_url: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class MailMessageId(Base):

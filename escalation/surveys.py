@@ -30,3 +30,30 @@ def record_outcome(session: Session, conversation_id: str, outcome: str, questio
                      article_id=article_id)
     session.add(row)
     return row
+
+
+def rate_from_mail(session: Session, ticket: Ticket, rating: int, comment: str | None = None) -> Survey:
+    """The resolved mail's one-click rating: records it, or changes it when already given.
+
+    A second click (another rating link, or the comment page) is the customer changing their
+    mind, not an error; ``comment=None`` keeps the comment there is.
+    """
+    if ticket.status not in {"resolved", "closed"}:
+        raise Conflict("You can rate the service once your ticket is resolved.", code="not_resolved")
+    if not 1 <= rating <= 5:
+        raise ValidationFailed("The rating is a whole number from 1 (poor) to 5 (excellent).",
+                               details={"field": "rating"})
+    survey = session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
+    before = survey.rating if survey is not None else None
+    if survey is None:
+        survey = Survey(ticket_id=ticket.id, rating=rating, comment="")
+        session.add(survey)
+    survey.rating = rating
+    if comment is not None:
+        survey.comment = comment.strip()[:2000]
+    if before != rating:
+        session.add(AuditEntry(ticket_id=ticket.id, actor="customer", action="rate", from_status=ticket.status,
+                               to_status=ticket.status, details={"rating": rating, "previous": before,
+                                                                 "from": "e-mail link"}))
+    session.flush()
+    return survey

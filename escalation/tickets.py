@@ -216,7 +216,8 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
     if ticket.status == "closed":
         raise Conflict("This ticket is closed. Start a new conversation to reach us again.",
                        code="ticket_closed")
-    if ticket.status == "resolved":
+    reopened = ticket.status == "resolved"
+    if reopened:
         _transition(session, ticket, "reopen", "customer")
     elif ticket.status in {"waiting_on_customer"}:
         _transition(session, ticket, "customer_reply", "customer")
@@ -225,6 +226,8 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
     ticket.updated_at = utcnow()
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message))
+    if reopened:
+        mail_notify.ticket_reopened(session, ticket)
     return message
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 from flask import Flask
@@ -23,20 +23,44 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import tickets
 from .db import db
 from .mail import imap, outbox
+from .mail import notify as mail_notify
 from .models import Ticket, WorkerHeartbeat, utcnow
 
 log = logging.getLogger("escalation.worker")
 
 
-def auto_close(app: Flask) -> int:
-    cutoff = utcnow() - timedelta(days=app.config["AUTO_CLOSE_DAYS"])
+def auto_close(app: Flask, *, now: datetime | None = None) -> int:
+    """Close resolved tickets silent for ``AUTO_CLOSE_DAYS`` (telling the customer), and warn
+    those that close within ``AUTO_CLOSE_NOTICE_DAYS``."""
+    now = now or utcnow()
+    days = app.config["AUTO_CLOSE_DAYS"]
+    cutoff = now - timedelta(days=days)
     stale = db.session.scalars(select(Ticket).where(Ticket.status == "resolved", Ticket.updated_at < cutoff)
                                .options(lazyload("*")).limit(500)
                                .with_for_update(skip_locked=True)).unique().all()
     for ticket in stale:
         tickets.close(db.session, ticket, "worker")
+        mail_notify.ticket_closed(db.session, ticket)
+    mail_notify.close_warnings_due(db.session, now=now, close_days=days,
+                                   notice_days=app.config["AUTO_CLOSE_NOTICE_DAYS"])
     db.session.commit()
     return len(stale)
+
+
+def digest_pass() -> int:
+    """The admins' new-ticket digests that are due (see ``mail.alerts.digests_due``)."""
+    from .mail.alerts import digests_due
+
+    written = digests_due(db.session, now=utcnow())
+    db.session.commit()
+    return written
+
+
+def chat_reply_pass() -> int:
+    """E-mail the chat replies customers did not see live (see ``mail.notify.chat_replies_due``)."""
+    written = mail_notify.chat_replies_due(db.session)
+    db.session.commit()
+    return written
 
 
 def heartbeat(worker_id: str) -> None:
@@ -75,12 +99,14 @@ def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
         closed = auto_close(app)
         sla_changes = sla_pass()
         auto_assigned = assign_pass()
+        chat_replies = chat_reply_pass()
+        digest_pass()
         mail_received = imap.poll(app)
         mail_sent = len(outbox.deliver_due(app, worker_id).sent)
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
-    return {"closed": closed, "sla_changes": sla_changes, "auto_assigned": auto_assigned,
+    return {"closed": closed, "sla_changes": sla_changes, "auto_assigned": auto_assigned, "chat_replies": chat_replies,
             "mail_received": mail_received, "mail_sent": mail_sent}
 
 

@@ -129,6 +129,7 @@ class TicketReceipt:
     owner: str
     tracking_url: Optional[str]
     created: bool
+    expected_wait: Optional[str] = None  # when to expect a first reply, in words (escalation.expected_wait)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +218,7 @@ class EscalationClient:
             owner=body["owner"],
             tracking_url=body.get("tracking_url"),
             created=status == 201,
+            expected_wait=(body.get("expected_wait") or {}).get("text"),
         )
 
     async def record_outcome(

@@ -159,6 +159,8 @@ class ActionOpenTicket(Action):
             ticket=receipt.number,
             email=pending["payload"]["email"],
         )
+        if receipt.expected_wait:
+            dispatcher.utter_message(text=receipt.expected_wait)
         dispatcher.utter_message(
             json_message={"data": {"handoff": {"ticket": receipt.number, "token": receipt.token}}}
         )

@@ -13,6 +13,7 @@ from .. import tickets
 from ..assignment import rank_agents
 from ..customers import customer_history
 from ..auth import role_required
+from ..dashboard import NO_FIGURES, agent_figures
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import DONE_STATUSES, OPEN_STATUSES
@@ -49,7 +50,9 @@ def workload() -> list[dict[str, Any]]:
     for agent_id, count in completed_rows:
         counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})["completed"] = count
     agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
-    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0})} for a in agents]
+    figures = agent_figures(db.session, since)  # CSAT, first reply and resolution times
+    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0}),
+             "figures": figures.get(a.id, NO_FIGURES)} for a in agents]
 
 
 @bp.get("/")
@@ -127,7 +130,8 @@ def dashboard() -> Any:
 
     data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
     return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
-                           resolved=figures.bars(data.resolved_per_day))
+                           resolved=figures.bars(data.resolved_per_day),
+                           comments=figures.latest_comments(db.session))
 
 
 @bp.get("/outbox")
@@ -380,3 +384,5 @@ def settings() -> Any:
         back = url_for("admin.queue") if request.form.get("back") == "queue" else url_for("admin.settings")
         return redirect(back, code=303)
     return render_template("admin/settings.html", settings=desk_settings.listing(db.session))
+
+from . import notifications  # noqa: E402,F401  (its routes: the admin's mail settings)

@@ -3,6 +3,7 @@ responses, reply and resolve."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,27 +13,32 @@ from sqlalchemy import func, select
 from .. import queue as ticket_queue
 from .. import tickets
 from ..auth import role_required
+from ..customers import customer_history
+from ..dashboard import NO_FIGURES, agent_figures
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..customers import customer_history
-from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User
+from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User, utcnow
 from ..queue import QueueFilter
 from ..triage import CATEGORIES
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
+FIGURES_DAYS = 30  # "your figures": CSAT, first reply and resolution over this many days
 
 
 @bp.get("/")
 @role_required("agent", "admin")
 def my_tickets() -> Any:
-    """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first."""
+    """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first,
+    and the agent's own figures (CSAT, first reply, resolution)."""
     wanted = QueueFilter.from_args(request.args, page=request.args.get("page", 1, type=int) or 1)
     rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=current_user.id)
+    since = utcnow() - timedelta(days=FIGURES_DAYS)
+    mine = agent_figures(db.session, since, current_user.id).get(current_user.id, NO_FIGURES)
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
                            statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,
                            sla_filters=ticket_queue.SLA_FILTERS, sorts=ticket_queue.SORTS, has_next=has_next,
-                           per_page=ticket_queue.PAGE_SIZE)
+                           per_page=ticket_queue.PAGE_SIZE, figures=mine, figures_days=FIGURES_DAYS)
 
 
 @bp.post("/presence")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from .. import events, ratelimit, tickets
 from ..db import db
+from ..mail import notify as mail_notify
 from ..models import Message, Ticket
 from . import bp
 from .schemas import ConversationLookup, MessageCreate, parse
@@ -74,10 +75,12 @@ def last_event_id() -> int:
     return int(raw) if raw.isdigit() else 0
 
 
-def event_stream(ticket_id: int, *, include_internal: bool) -> Response:
+def event_stream(ticket_id: int, *, include_internal: bool, customer: bool = False) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # what the customer's own stream delivered is not e-mailed to them (mail.notify.chat_replies_due)
+    delivered = (lambda event_id: mail_notify.seen_live(app, ticket_id, event_id)) if customer else None
     stream = events.sse_stream(app, ticket_id, last_event_id(), include_internal=include_internal,
-                               heartbeat=app.config["SSE_HEARTBEAT"])
+                               heartbeat=app.config["SSE_HEARTBEAT"], on_delivered=delivered)
     response = Response(stream_with_context(stream), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
@@ -88,4 +91,4 @@ def event_stream(ticket_id: int, *, include_internal: bool) -> Response:
 def conversation_events(token: str) -> Response:
     """Server-Sent Events: agent messages and status changes; resume with Last-Event-ID."""
     ticket = tickets.get_by_token(db.session, token)
-    return event_stream(ticket.id, include_internal=False)
+    return event_stream(ticket.id, include_internal=False, customer=True)

@@ -25,10 +25,18 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+EXPECTED_WAIT = {"type": "object", "description": "When to expect a first reply (escalation/expected_wait.py)",
+                 "required": ["target_minutes", "queue_ahead", "agents_online", "open_now", "opens_at",
+                              "estimate_minutes", "text"],
+                 "properties": {"target_minutes": {"type": "integer"}, "queue_ahead": {"type": "integer"},
+                                "agents_online": {"type": "integer"}, "open_now": {"type": "boolean"},
+                                "opens_at": {"type": ["string", "null"]}, "estimate_minutes": {"type": "integer"},
+                                "text": {"type": "string"}}}
 TICKET_CREATED = {"type": "object", "required": ["number", "token", "status", "owner", "tracking_url"],
                   "properties": {"number": {"type": "string", "pattern": "^CR-[0-9]+$"},
                                  "token": {"type": "string"}, "status": {"type": "string"},
-                                 "owner": {"type": "string"}, "tracking_url": {"type": "string"}}}
+                                 "owner": {"type": "string"}, "tracking_url": {"type": "string"},
+                                 "expected_wait": EXPECTED_WAIT}}
 TICKET = {"type": "object",
           "required": ["number", "status", "owner", "subject", "created_at", "assignee", "conversation_id"],
           "properties": {"number": {"type": "string"}, "status": {"type": "string"}, "owner": {"type": "string"},

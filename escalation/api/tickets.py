@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from .. import tickets
+from .. import expected_wait, tickets
 from ..auth import service_token_required
 from ..db import db
 from ..idempotency import run_once
@@ -38,7 +38,8 @@ def create_ticket() -> Any:
         base = current_app.config["PUBLIC_URL"].rstrip("/")
         return 201, {"number": opened.ticket.number, "token": opened.token, "status": opened.ticket.status,
                      "owner": opened.ticket.owner,
-                     "tracking_url": f"{base}/track?number={opened.ticket.number}"}
+                     "tracking_url": f"{base}/track?number={opened.ticket.number}",
+                     "expected_wait": expected_wait.for_ticket(session, opened.ticket).as_json()}
 
     status, response = run_once(session, request.headers.get("Idempotency-Key"),
                                 body.model_dump(mode="json"), create)

@@ -26,13 +26,14 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import tickets
 from ..discard import is_blocked
 from ..errors import Conflict, NotFound
-from ..models import Ticket
+from ..models import Customer, Ticket, utcnow
 from . import messageids
 from .htmltext import html_to_text
 from .outbound import LOOP_HEADER
@@ -166,6 +167,7 @@ def receive(session: Session, raw: bytes) -> Received:
     sender = sender.strip().lower()
     text = body_text(message)
     ticket = find_ticket(session, message, sender)
+    _verified(session, sender)
     follow_up = ""
     if ticket is not None:
         try:
@@ -180,8 +182,17 @@ def receive(session: Session, raw: bytes) -> Received:
     opened = tickets.open_ticket(session, name=name or sender.split("@")[0], email=sender, subject=subject[:200],
                                  description=description, channel="email", actor="email")
     tickets.customer_message(session, opened.ticket, text or "(no text)")
+    _verified(session, sender)
     _record(session, opened.ticket, message_id)
     return Received("opened", "new ticket", opened.ticket.number)
+
+
+def _verified(session: Session, sender: str) -> None:
+    """A customer who writes from an address has shown it is theirs: lift the unverified cap
+    (:func:`.outbox.unverified_cap`). A new customer is marked when their ticket opens."""
+    customer = session.scalar(select(Customer).where(Customer.email == sender))
+    if customer is not None and customer.email_verified_at is None:
+        customer.email_verified_at = utcnow()
 
 
 def inbound_id(message: EmailMessage) -> str:

@@ -54,6 +54,9 @@ def build_message(mail: OutboxMail, config: Any) -> bytes:
         message["Auto-Submitted"] = "auto-replied" if mail.in_reply_to else "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"
     message[LOOP_HEADER] = address
+    if mail.unsubscribe_url:  # RFC 2369 + RFC 8058: one click in the mail program, no page to visit
+        message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.body_text)
     message.add_alternative(mail.body_html, subtype="html")
     return message.as_bytes(policy=SMTP)

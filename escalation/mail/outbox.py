@@ -30,11 +30,12 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import db
 from ..errors import Conflict, NotFound
-from ..models import OutboxMail, Ticket, utcnow
+from ..models import Customer, OutboxMail, Ticket, utcnow
 from . import messageids
 from .outbound import Envelope, SendRefused, SmtpSender, build_message
 from .render import Rendered
@@ -46,20 +47,44 @@ UNCERTAIN = ("The connection ended while the SMTP server was receiving this mail
 
 
 def enqueue(session: Session, *, kind: str, to_addr: str, rendered: Rendered, ticket: Ticket | None,
-            auto_submitted: bool = True, thread: bool = True) -> OutboxMail:
-    """Add a mail to the outbox in the caller's transaction (it is sent after the commit)."""
+            auto_submitted: bool = True, thread: bool = True, unsubscribe_url: str = "",
+            dedupe_key: str | None = None, not_before: datetime | None = None) -> OutboxMail:
+    """Add a mail to the outbox in the caller's transaction (it is sent after the commit).
+
+    ``unsubscribe_url`` adds the one-click ``List-Unsubscribe`` headers; ``dedupe_key`` makes
+    the row unique (see :func:`enqueue_once`); ``not_before`` delays it.
+    """
     config = _config()
     message_id = messageids.new_id(config, ticket.number if ticket else "care")
     in_reply_to, references = messageids.thread_headers(session, ticket) if ticket and thread else ("", "")
     mail = OutboxMail(kind=kind, ticket_id=ticket.id if ticket else None, to_addr=to_addr,
                       subject=rendered.subject, message_id=message_id, in_reply_to=in_reply_to,
                       thread_references=references, body_text=rendered.text, body_html=rendered.html,
-                      auto_submitted=auto_submitted, status="pending", attempts=0, next_attempt_at=utcnow(),
-                      last_error="")
+                      auto_submitted=auto_submitted, status="pending", attempts=0,
+                      next_attempt_at=not_before or utcnow(), last_error="", unsubscribe_url=unsubscribe_url,
+                      dedupe_key=dedupe_key)
     session.add(mail)
     if ticket is not None and thread:
         messageids.record(session, ticket, message_id, "out")
     return mail
+
+
+def enqueue_once(session: Session, *, dedupe_key: str, **mail: Any) -> OutboxMail | None:
+    """:func:`enqueue` unless a mail with ``dedupe_key`` exists; None then.
+
+    For mail the worker decides to send (digests, auto-close notices): when two workers decide
+    the same mail at once, the unique key lets one row in and the other's insert is undone in
+    its savepoint, leaving the rest of its transaction alone.
+    """
+    if session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == dedupe_key)) is not None:
+        return None
+    try:
+        with session.begin_nested():
+            mail_row = enqueue(session, dedupe_key=dedupe_key, **mail)
+            session.flush()
+    except IntegrityError:
+        return None
+    return mail_row
 
 
 def rethread(session: Session, ticket: Ticket) -> None:
@@ -80,9 +105,10 @@ class Delivery:
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.retrying or self.failed or self.skipped)
+        return bool(self.sent or self.retrying or self.failed or self.skipped or self.held)
 
 
 Connect = Callable[[Any], SmtpSender]
@@ -173,6 +199,14 @@ def _deliver_one(session: Session, sender: SmtpSender, mail_id: int, owner: str,
     if mail is None:
         return True
     config = _config()
+    held_until = unverified_cap(session, mail, now)
+    if held_until is not None:
+        _mark(session, mail_id, owner, lease_until=None, next_attempt_at=held_until,
+              last_error=f"held until {held_until:%Y-%m-%d %H:%M} UTC: {config['MAIL_UNVERIFIED_PER_HOUR']} mails "
+                         "went to this unverified address in the last hour (CARE_MAIL_UNVERIFIED_PER_HOUR)")
+        session.commit()
+        report.held.append(mail_id)
+        return True
     message = build_message(mail, config)
     envelope = Envelope(sender=messageids.support_address(config)[1], recipient=mail.to_addr)
     try:
@@ -208,6 +242,33 @@ def _deliver_one(session: Session, sender: SmtpSender, mail_id: int, owner: str,
     session.commit()
     report.sent.append(mail_id)
     return True
+
+
+CUSTOMER_KINDS = frozenset({"acknowledgement", "agent_reply", "resolved", "allocated", "reopened",
+                            "close_warning", "closed"})
+
+
+def unverified_cap(session: Session, mail: OutboxMail, now: datetime) -> datetime | None:
+    """When a customer mail must wait: its address is unverified and already got
+    ``MAIL_UNVERIFIED_PER_HOUR`` mails in the last hour; None to send it now.
+
+    Anyone can type any address into the chat, so an address nobody proved is theirs (by
+    writing to us from it, or the portal's check) gets a few mails an hour, not a flood. The
+    excess waits (nothing is dropped) and the reason shows on ``/admin/outbox``.
+    """
+    cap = int(_config()["MAIL_UNVERIFIED_PER_HOUR"])
+    if cap <= 0 or mail.kind not in CUSTOMER_KINDS:
+        return None
+    verified = session.scalar(select(Customer.email_verified_at).where(Customer.email == mail.to_addr.lower()))
+    if verified is not None:
+        return None
+    since = now - timedelta(hours=1)
+    recent = list(session.scalars(select(OutboxMail.sent_at).where(
+        OutboxMail.to_addr == mail.to_addr, OutboxMail.status.in_(("sent", "sending")),
+        OutboxMail.sent_at >= since).order_by(OutboxMail.sent_at.desc()).limit(cap)))
+    if len(recent) < cap:
+        return None
+    return recent[-1] + timedelta(hours=1)
 
 
 def _mark(session: Session, mail_id: int, owner: str, **values: Any) -> bool:

@@ -34,9 +34,16 @@ MAIL_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
 TEMPLATES: dict[str, tuple[str, str]] = {
     "acknowledgement": ("Acknowledgement", "the customer, for every new ticket"),
     "assigned": ("Assignment notice", "the agent a ticket is assigned to"),
-    "agent_reply": ("Agent reply", "the customer, for an agent's public reply on an e-mail ticket"),
-    "resolved": ("Resolved notice", "the customer, with the satisfaction survey link"),
+    "allocated": ("Agent allocated", "the customer, when an agent takes their ticket"),
+    "agent_reply": ("Agent reply", "the customer: each reply on an e-mail ticket, the chat replies they did not "
+                    "see live (several in one mail)"),
+    "resolved": ("Resolved notice", "the customer, with the one-click ratings"),
+    "reopened": ("Reopened notice", "the customer, when their message reopens a resolved ticket"),
+    "close_warning": ("Auto-close warning", "the customer, CARE_AUTO_CLOSE_NOTICE_DAYS before the auto-close"),
+    "closed": ("Closed notice", "the customer, when the worker closes their resolved ticket"),
     "sla_notice": ("SLA notice", "every admin, once when a ticket becomes at risk or breached"),
+    "new_ticket": ("New ticket alert", "each admin who chose an alert for each new ticket"),
+    "ticket_digest": ("New tickets digest", "each admin who chose a digest, every N minutes with new tickets"),
 }
 
 PARTS = ("subject", "text", "html")
@@ -61,15 +68,21 @@ _COMMON = {
     "reply_marker": "the line above which customers reply",
     "show_marker": "true when the reply marker should be shown",
 }
+_CUSTOMER = {**_COMMON, "unsubscribe_url": "the one-click unsubscribe / preferences page"}
 VARIABLES: dict[str, dict[str, str]] = {
-    "acknowledgement": _COMMON,
-    "resolved": _COMMON,
+    "acknowledgement": {**_CUSTOMER, "expected_wait": "when to expect a first reply (may be empty)"},
+    "resolved": {**_CUSTOMER, "rating_links": "the one-click ratings: each has rating (5..1), label and url"},
+    "allocated": {**_CUSTOMER, "agent.name": "the agent's name", "agent_first_name": "the agent's first name"},
+    "reopened": {**_CUSTOMER, "agent_name": "the assigned agent's name (may be empty)"},
+    "close_warning": {**_CUSTOMER, "closes_on": "the day the ticket closes, e.g. Monday 07 December 2026"},
+    "closed": _CUSTOMER,
     "assigned": {**_COMMON, "agent.name": "the agent's name", "agent.username": "the agent's user name",
                  "agent.email": "the agent's e-mail address",
                  "assigned_by": "who assigned it (empty when the agent took it)",
                  "console_url": "the ticket in the agent console"},
-    "agent_reply": {**_COMMON, "message.body": "the agent's reply (text)",
-                    "message.author_name": "the agent's name"},
+    "agent_reply": {**_CUSTOMER, "message.body": "the (latest) agent's reply (text)",
+                    "message.author_name": "the agent's name",
+                    "messages": "every reply in this mail (chat replies not seen live), each with body and author_name"},
     "sla_notice": {**_COMMON, "admin.name": "the admin's name", "admin.username": "the admin's user name",
                    "admin.email": "the admin's e-mail address",
                    "sla_state": "\"at risk\" or \"breached\"", "previous_state": "the state before, e.g. \"on time\"",
@@ -77,6 +90,14 @@ VARIABLES: dict[str, dict[str, str]] = {
                    "due": "when the target is (was) due, e.g. 2026-11-23 14:00 UTC",
                    "assignee_name": "the assigned agent's name (empty when nobody)",
                    "console_url": "the ticket in the admin console"},
+    "new_ticket": {**_COMMON, "admin.name": "the admin's name", "console_url": "the ticket in the admin console",
+                   "settings_url": "where the admin changes these alerts"},
+    "ticket_digest": {"admin.name": "the admin's name", "count": "how many tickets were opened",
+                      "tickets": "the tickets (number, subject, priority, category, …), at most 100",
+                      "since": "start of the period, e.g. 14:00", "until": "its end, e.g. 14:15 UTC",
+                      "minutes": "the admin's digest interval", "queue_url": "the admin queue",
+                      "public_url": "the site's address", "settings_url": "where the admin changes these alerts",
+                      "support_name": "the support team's name", "show_marker": "false"},
 }
 
 
@@ -148,13 +169,17 @@ def snapshot(context: dict[str, Any]) -> dict[str, Any]:
     """Plain read-only values in place of the ORM objects notify.py passes."""
     out: dict[str, Any] = {}
     for key, value in context.items():
-        if isinstance(value, Ticket):
+        if isinstance(value, (list, tuple)):
+            value = tuple(snapshot({"v": v}).get("v") for v in value)
+        elif isinstance(value, dict):
+            value = SimpleNamespace(**snapshot(value))
+        elif isinstance(value, Ticket):
             value = _ticket(value)
         elif isinstance(value, User):
             value = SimpleNamespace(name=value.name, username=value.username, email=value.email)
         elif isinstance(value, Message):
             value = SimpleNamespace(body=value.body, author_name=value.author_name)
-        elif not isinstance(value, (str, int, float, bool, type(None), SimpleNamespace)):
+        elif not isinstance(value, (str, int, float, bool, type(None), SimpleNamespace, tuple)):
             continue  # nothing else reaches a template
         out[key] = value
     return out
@@ -173,6 +198,7 @@ def sample_context(name: str) -> dict[str, Any]:
         "ticket": ticket, "customer_name": "Laura Smith", "public_url": "https://care.example.com",
         "tracking_url": tracking, "survey_url": tracking, "support_name": "Customer Care",
         "show_marker": True, "reply_marker": REPLY_MARKER,
+        "unsubscribe_url": "https://care.example.com/mail/unsubscribe/sample-token",
     }
     if name == "assigned":
         context.update(agent=SimpleNamespace(name="Tim Agent", username="tim", email="tim@support.example.com"),
@@ -186,6 +212,29 @@ def sample_context(name: str) -> dict[str, Any]:
     if name == "agent_reply":
         context["message"] = SimpleNamespace(body="Please try signing in again.\nIt should work <now>.",
                                              author_name="Tim Agent")
+        context["messages"] = (SimpleNamespace(body="Let me check <that>.", author_name="Tim Agent"),
+                               context["message"])
+    if name == "acknowledgement":
+        context["expected_wait"] = "Expect a first reply within about 2 hours: 3 requests are ahead of yours."
+    if name == "allocated":
+        context.update(agent=SimpleNamespace(name="Tim Agent", username="tim", email="tim@support.example.com"),
+                       agent_first_name="Tim")
+    if name == "resolved":
+        context["rating_links"] = tuple(SimpleNamespace(rating=r, label=label, url=f"{tracking}&rate={r}")
+                                        for r, label in ((5, "Great"), (4, "Good"), (3, "Okay"), (2, "Poor"),
+                                                         (1, "Bad")))
+    if name == "reopened":
+        context["agent_name"] = "Tim Agent"
+    if name in ("new_ticket", "ticket_digest"):
+        context.update(admin=SimpleNamespace(name="Kim Admin", username="kim", email="kim@support.example.com"),
+                       show_marker=False, console_url=f"https://care.example.com/admin/tickets/{number}",
+                       settings_url="https://care.example.com/admin/notifications",
+                       queue_url="https://care.example.com/admin/")
+    if name == "ticket_digest":
+        context.update(tickets=(ticket, ticket), count=3, since="14:00", until="14:15 UTC", minutes=15)
+        del context["ticket"]
+    if name == "close_warning":
+        context["closes_on"] = "Monday 07 December 2026"
     return context
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 
-from .. import tickets
+from .. import expected_wait, tickets
 from ..api.health import health
 from ..db import db
 from ..errors import NotFound
@@ -69,5 +69,6 @@ def track() -> Any:
         return render_template("public/track.html", number=number, ticket=None,
                                error="We found no ticket with that number and e-mail. Check both: the number "
                                      "is in your confirmation (it looks like CR-10042)."), 404
+    wait = expected_wait.for_ticket(db.session, ticket) if ticket.status == "new" else None
     return render_template("public/track.html", number=number, ticket=ticket,
-                           messages=tickets.public_messages(ticket), error=None)
+                           messages=tickets.public_messages(ticket), error=None, wait=wait)

@@ -249,3 +249,10 @@ def test_the_client_is_built_on_first_use_from_the_environment(monkeypatch):
 
     assert (client.base_url, client.token, client.timeout) == ("http://care.test:8000", "t0ken", 5.0)
     assert escalation_client.get_client() is client
+
+
+def test_the_receipt_carries_the_expected_wait_in_words(api, client):
+    wait = {"target_minutes": 240, "queue_ahead": 0, "agents_online": 2, "open_now": True, "opens_at": None,
+            "estimate_minutes": 12, "text": "Expect a first reply within about 12 minutes."}
+    api.handler = lambda m, p, h, b: (201, {**RECEIPT, "expected_wait": wait})
+    assert run(client.open_ticket(PAYLOAD, "key-w")).expected_wait == wait["text"]

@@ -472,3 +472,16 @@ def test_the_tracking_link_uses_the_public_url(environ, expected):
     client = escalation_client.EscalationClient.from_env(environ)
 
     assert client.tracking_url("CR-10001") == expected
+
+
+def test_the_confirmation_says_when_to_expect_a_first_reply(fake_client, dispatcher, monkeypatch):
+    wait = "Expect a first reply within about 20 minutes: 2 requests ahead of yours, 1 agent online now."
+    opened = fake_client.open_ticket
+
+    async def with_wait(payload, key):
+        receipt = await opened(payload, key)
+        return type(receipt)(**{**receipt.__dict__, "expected_wait": wait})
+
+    monkeypatch.setattr(fake_client, "open_ticket", with_wait)
+    run(ActionOpenTicket().run(dispatcher, make_tracker(CONVERSATION, SLOTS), {}))
+    assert messages(dispatcher) == [OPENED[0], {"text": wait}, OPENED[1]]

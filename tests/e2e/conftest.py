@@ -31,6 +31,11 @@ class RunningStack:
     def api_url(self) -> str:
         return self.config.api_url
 
+    @property
+    def mail_url(self) -> str:
+        """The mail catcher's page (every mail the stack sends lands there)."""
+        return self.config.mail_url
+
 
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
@@ -43,7 +48,9 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
     supervisor = None
     try:
         with temporary_stack(base, demo_password=DEMO_PASSWORD, escalation_port=escalation_port,
-                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3"}) as (config, supervisor):
+                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3",
+                                        # chat replies not seen live are mailed after 5 s, not a minute
+                                        "CARE_CHAT_REPLY_MAIL_DELAY": "5"}) as (config, supervisor):
             yield RunningStack(config, supervisor, proxy)
     finally:
         proxy.stop()

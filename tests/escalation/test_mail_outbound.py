@@ -45,8 +45,7 @@ def test_a_chat_ticket_is_acknowledged_by_mail_with_number_and_tracking_link(app
     message = mail.message
     assert mail.rcpt_tos == ["laura@example.com"] and mail.mail_from == "care@support.example.com"
     # long headers are folded (RFC 5322); unfolded, the subject is:
-    assert message["Subject"].strip() == \
-        f"[{number}] We received your request: my account has been inactive for 2 years"
+    assert message["Subject"].strip() == f"[{number}] We received your request"
     assert message["From"] == "Customer Care <care@support.example.com>"
     assert message["Auto-Submitted"] == "auto-generated" and message["X-Care-Loop"] == "care@support.example.com"
     text = message.get_body(("plain",)).get_content()
@@ -77,15 +76,31 @@ def test_mail_is_written_in_the_same_transaction_as_the_change(app):
         assert [m.kind for m in queued()] == ["acknowledgement"]
 
 
-def test_customer_text_is_escaped_in_the_html_part(app):
+def test_the_acknowledgement_never_repeats_what_the_customer_typed(app):
+    """Anyone can type anyone's address into the chat: the first mail to it must not carry the
+    typist's words (a phishing line in the subject, a link in the greeting) (issue #12)."""
+    lure = "URGENT verify your bank at http://evil.example"
     with app.app_context():
-        tickets.open_ticket(db.session, name="<b>Eve</b>", email="eve@example.com",
-                            subject="<script>alert(1)</script> & more")
+        tickets.open_ticket(db.session, name=lure, email="victim@example.com", subject=lure, description=lure)
         db.session.commit()
         [ack] = queued()
-        assert "<script>" not in ack.body_html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in ack.body_html
-        assert "&lt;b&gt;Eve&lt;/b&gt;" in ack.body_html
-        assert "<script>alert(1)</script> & more" in ack.body_text  # the text part is text
+        assert "evil.example" not in ack.subject + ack.body_text + ack.body_html
+        assert "URGENT" not in ack.subject + ack.body_text + ack.body_html
+
+
+def test_customer_text_is_escaped_in_the_html_part(app):
+    with app.app_context():
+        t = tickets.open_ticket(db.session, name="<b>Eve</b>", email="eve@example.com", subject="Hi",
+                                channel="email").ticket
+        tim = user("tim")
+        tickets.assign(db.session, t, tim, "kim")
+        tickets.reply(db.session, t, tim, "<script>alert(1)</script> & more")
+        db.session.commit()
+        [allocated] = queued("allocated")
+        assert "&lt;b&gt;Eve&lt;/b&gt;" in allocated.body_html and "<b>Eve" not in allocated.body_html
+        [reply] = queued("agent_reply")
+        assert "<script>" not in reply.body_html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in reply.body_html
+        assert "<script>alert(1)</script> & more" in reply.body_text  # the text part is text
 
 
 def test_assignment_notifies_the_agent(app):
@@ -113,7 +128,7 @@ def test_agent_replies_go_out_by_mail_only_on_email_tickets(app):
         db.session.commit()
         [reply] = queued("agent_reply")
         assert (reply.ticket_id, reply.to_addr, reply.auto_submitted) == (mail.id, "laura@example.com", False)
-        assert reply.subject == f"Re: [{mail.number}] Mail"
+        assert reply.subject == f"[{mail.number}] Tim Agent replied to your request"  # no customer text
         assert "Try signing in again <now>" in reply.body_text and "Tim Agent" in reply.body_text
         assert "Try signing in again &lt;now&gt;" in reply.body_html
         assert "internal thoughts" not in reply.body_text
@@ -151,10 +166,12 @@ def test_an_email_thread_is_threaded(app, smtp_server):
         tickets.reply(db.session, t, user("tim"), "Here is how")
         db.session.commit()
     run_pass(app, "w1")
-    reply = [m for m in smtp_server.wait_for(3) if m.rcpt_tos == ["laura@example.com"]][-1].message
+    to_laura = [m.message for m in smtp_server.wait_for(4) if m.rcpt_tos == ["laura@example.com"]]
+    allocated, reply = to_laura[-2:]
+    assert allocated["Subject"] == f"Tim is looking at {number}"
     assert reply["In-Reply-To"] == "<laura-2@mail.example.com>"
     assert reply["References"].split() == ["<laura-1@mail.example.com>", ack.message["Message-ID"].strip(),
-                                           "<laura-2@mail.example.com>"]
+                                           "<laura-2@mail.example.com>", allocated["Message-ID"].strip()]
     assert "Auto-Submitted" not in reply
 
 

@@ -142,7 +142,7 @@ def test_reset_restores_the_shipped_file(app, client, auth):
     open_ticket(app)
     first, second = acknowledgements(app)
     assert first.subject.startswith("Custom CR-")
-    assert second.subject == f"[{second.subject[1:9]}] We received your request: Hi"
+    assert second.subject == f"[{second.subject[1:9]}] We received your request"
     with app.app_context():
         assert db.session.get(MailTemplate, "acknowledgement") is None
         shipped = templates_store.shipped("acknowledgement")

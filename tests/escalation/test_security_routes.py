@@ -71,6 +71,12 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("public.track", "GET"): public(200),
     ("public.track", "POST"): public(200, data={"number": "{number}", "email": "laura@example.com"}),
     ("static", "GET"): public(200),
+    # the pages our mails link to: the signed token is the credential (a ticket token is not one)
+    ("maillinks.unsubscribe", "GET"): public(404),
+    ("maillinks.unsubscribe", "POST"): public(404, data={"List-Unsubscribe": "One-Click"}),
+    ("maillinks.rate", "GET"): public(404),
+    ("maillinks.comment", "GET"): public(404),
+    ("maillinks.comment", "POST"): public(404, data={"rating": "5"}),
     ("auth.login", "GET"): public(200),
     ("auth.login", "POST"): public(200),  # an empty form is shown again
     ("auth.logout", "POST"): public(LOGIN),  # signed out (or already), back to the sign-in page
@@ -93,6 +99,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.canned_delete", "POST"): console(303),
     ("admin.settings", "GET"): console(200),
     ("admin.settings", "POST"): console(303),
+    ("admin.notifications", "GET"): console(200),
+    ("admin.notifications", "POST"): console(303),  # an empty form: flashed, back to the page
     ("admin.privacy", "GET"): console(200),
     ("admin.privacy", "POST"): console(200, data=LAURA),
     ("admin.privacy_export", "POST"): console(200, data=LAURA),
@@ -184,7 +192,8 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
         response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
         db.session.commit()
     return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
-            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement", "agent_id": 2}
+            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement", "agent_id": 2,
+            "rating": 5}
 
 
 def assert_error_shape(body: Any, where: str) -> None:
