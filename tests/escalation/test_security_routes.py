@@ -119,6 +119,12 @@ ROUTES: dict[tuple[str, str], Row] = {
                                            headers={"Idempotency-Key": "routes"}),
     ("api.ticket_status", "GET"): service(200),
     ("api.bot_outcome", "POST"): service(201, json={"conversation_id": "c", "outcome": "self_served"}),
+    # the thread has no ticket: 404, and Rasa's Slack channel lets the bot answer
+    ("api.slack_thread_message", "POST"): service(404, json={"channel": "D1", "thread_ts": "1.2", "user": "U1",
+                                                             "text": "hello"}),
+    # Slack's buttons: only a request signed with the app's signing secret gets in
+    # (tests/slack/test_interactivity.py signs them); no session or token counts
+    ("slack.interactivity", "POST"): public(401, data={"payload": "[]"}),
     # API: the customer's conversation; the secret token is the credential
     ("api.conversation", "GET"): public(200),
     ("api.conversations_lookup", "POST"): public(200, json={"tokens": []}),
