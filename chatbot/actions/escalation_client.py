@@ -125,11 +125,13 @@ class EscalationClient:
         """The customer's tracking page for a ticket (number + e-mail); no API call."""
         return f"{self.public_url}/track?{urlencode({'number': number})}"
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
-        """`GET /api/v1/kb/search`: the public articles that best answer `query`."""
-        status, body = await self._request(
-            "GET", "/api/v1/kb/search", params={"q": query, "k": str(k)}
-        )
+    async def search_kb(self, query: str, k: int = 4, audience: str = "public") -> KbSearchResult:
+        """`GET /api/v1/kb/search`: the articles `audience` may read that best answer `query`
+        ("public" on the website; "employee" adds the employee articles, for Slack)."""
+        params = {"q": query, "k": str(k)}
+        if audience != "public":
+            params["audience"] = audience
+        status, body = await self._request("GET", "/api/v1/kb/search", params=params)
         self._expect(status, body, ok=(200,))
         hits = [
             KbHit(

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
 from .escalation_client import EscalationError, KbHit
+from .slack_context import kb_audience
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class ActionAnswerFromKb(Action):
 
         query = (tracker.latest_message.get("text") or "").strip()
         try:
-            result = await client.search_kb(query, k=SEARCH_K)
+            result = await client.search_kb(query, k=SEARCH_K, audience=kb_audience(tracker))
         except EscalationError as exc:
             logger.warning("KB search failed for %s: %s", tracker.sender_id, exc)
             dispatcher.utter_message(response="utter_kb_unavailable")

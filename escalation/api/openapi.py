@@ -109,8 +109,10 @@ def spec() -> dict[str, Any]:
                 "parameters": [
                     {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 1000}},
                     {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20}},
-                    {"name": "audience", "in": "query", "schema": {"enum": ["public", "internal"]}}],
-                "responses": {"200": _ok("Ranked hits, one per article", HITS), "403": _error("Internal needs a token"),
+                    {"name": "audience", "in": "query", "schema": {"enum": ["public", "employee", "internal"]},
+                     "description": "public (default); employee adds employee articles, internal adds all "
+                                    "(both need the service token or a console session)"}],
+                "responses": {"200": _ok("Ranked hits, one per article", HITS), "403": _error("Employee or internal needs a token"),
                               "422": _error("Bad parameters")}}},
             "/tickets": {"post": {
                 "summary": "Open a ticket (idempotent)", "security": BEARER,

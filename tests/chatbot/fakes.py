@@ -32,8 +32,8 @@ class FakeEscalationClient:
         self.calls: list[tuple[str, Any]] = []
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
 
-    async def search_kb(self, query: str, k: int = 4) -> KbSearchResult:
-        self.calls.append(("search_kb", {"query": query, "k": k}))
+    async def search_kb(self, query: str, k: int = 4, audience: str = "public") -> KbSearchResult:
+        self.calls.append(("search_kb", {"query": query, "k": k, "audience": audience}))
         self._fail_if_down()
         hits = self.articles[:k] if self.answerable else []
         return KbSearchResult(answerable=self.answerable, hits=hits)

@@ -13,7 +13,7 @@ def test_answers_with_best_article_suggestions_and_a_question(fake_client, dispa
 
     events = run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
 
-    assert fake_client.calls == [("search_kb", {"query": QUESTION, "k": 4})]
+    assert fake_client.calls == [("search_kb", {"query": QUESTION, "k": 4, "audience": "public"})]
     assert messages(dispatcher) == [
         {
             "response": "utter_kb_answer",
