@@ -253,7 +253,8 @@ class PublishedArticle(Base):
     """A KB article an agent published from a ticket's resolution (indexed incrementally)."""
 
     __tablename__ = "published_articles"
-    __table_args__ = (CheckConstraint("audience IN ('public', 'internal')", name="ck_published_articles_audience"),)
+    __table_args__ = (CheckConstraint("audience IN ('public', 'employee', 'internal')",
+                                      name="ck_published_articles_audience"),)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)

@@ -26,8 +26,8 @@ def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: 
     title, body = title.strip(), body.strip()
     if not title or not body:
         raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
-    if audience not in {"public", "internal"}:
-        raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
+    if audience not in {"public", "employee", "internal"}:
+        raise ValidationFailed("Audience is 'public', 'employee' or 'internal'.", details={"field": "audience"})
     if ticket.status not in {"resolved", "closed"}:
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     slug = base = f"fix-{slugify(title)}"

@@ -1,4 +1,5 @@
-"""Slack: tickets that came by Slack keep their thread; the Slack outbox and its cursor
+"""Slack: tickets that came by Slack keep their thread; the Slack outbox and its cursor;
+articles published for employees
 
 Revision ID: 0012
 Revises: 0008
@@ -53,6 +54,10 @@ def upgrade() -> None:
     with op.batch_alter_table('slack_posts', schema=None) as batch_op:
         batch_op.create_index('ix_slack_posts_ticket_id', ['ticket_id'], unique=False)
         batch_op.create_index('ix_slack_posts_status_next_attempt_at', ['status', 'next_attempt_at'], unique=False)
+    with op.batch_alter_table('published_articles', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_published_articles_audience', type_='check')
+        batch_op.create_check_constraint('ck_published_articles_audience',
+                                         "audience IN ('public', 'employee', 'internal')")
     op.create_table('slack_cursors',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -63,6 +68,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('slack_cursors')
     op.drop_table('slack_posts')
+    op.execute("UPDATE published_articles SET audience = 'internal' WHERE audience = 'employee'")
+    with op.batch_alter_table('published_articles', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_published_articles_audience', type_='check')
+        batch_op.create_check_constraint('ck_published_articles_audience', "audience IN ('public', 'internal')")
     op.execute("DELETE FROM tickets WHERE channel = 'slack'")
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_slack_thread')
