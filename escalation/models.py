@@ -164,6 +164,8 @@ class Ticket(Base):
     slack_channel: Mapped[str | None] = mapped_column(String(40))
     slack_thread_ts: Mapped[str | None] = mapped_column(String(40))
     slack_user: Mapped[str | None] = mapped_column(String(40))
+    # "many people, one cause": the problem ticket this one is linked to (escalation/problems.py)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")

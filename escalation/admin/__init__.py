@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from .. import tickets
+from .. import problems, tickets
 from ..assignment import rank_agents
 from ..auth import role_required
 from ..db import db
@@ -84,7 +84,8 @@ def queue() -> Any:
     rows = db.session.scalars(select(Ticket).where(Ticket.id.in_(query.scalar_subquery()))
                               .order_by(Ticket.created_at.desc(), Ticket.id.desc())).unique().all()
     has_next = len(rows) > per_page
-    return render_template("admin/queue.html", tickets=rows[:per_page], status=status, q=search,
+    linked = problems.linked_counts(db.session, [t.id for t in rows[:per_page]])
+    return render_template("admin/queue.html", tickets=rows[:per_page], status=status, q=search, linked=linked,
                            statuses=STATUSES, workload=workload(), page=page, per_page=per_page,
                            has_next=has_next, completed_days=COMPLETED_DAYS)
 
@@ -96,8 +97,27 @@ def ticket(number: str) -> Any:
     from ..triage import CATEGORIES
 
     item = tickets.get_by_number(db.session, number)
+    problem = db.session.get(Ticket, item.problem_id) if item.problem_id else None
     return render_template("admin/ticket.html", ticket=item, suggestions=rank_agents(db.session, item),
-                           categories=CATEGORIES, priorities=PRIORITIES)
+                           categories=CATEGORIES, priorities=PRIORITIES, problem=problem,
+                           linked=problems.linked_counts(db.session, [item.id]).get(item.id, 0))
+
+
+@bp.post("/tickets/<number>/problem")
+@role_required("admin")
+def link_problem(number: str) -> Any:
+    """Link this ticket to a problem ticket: resolving the problem resolves this one too."""
+    item = tickets.get_by_number(db.session, number)
+    try:
+        problem = tickets.get_by_number(db.session, request.form.get("problem", ""))
+        problems.link(db.session, item, problem, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{item.number} is linked to problem {problem.number}: resolving it resolves this one.", "success")
+    return redirect(url_for("admin.ticket", number=number))
 
 
 @bp.post("/tickets/<number>/triage")

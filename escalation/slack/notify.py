@@ -87,7 +87,7 @@ def thread_post(ticket: Ticket, event: TicketEvent) -> tuple[str, list[dict[str,
         if action == "assign":
             agent = ticket.assignee.name if ticket.assignee else "an agent"
             return f"Your ticket {ticket.number} is with {agent} from the IT desk; they will answer here.", []
-        if action == "resolve":
+        if action in {"resolve", "resolve_with_problem"}:
             text = f"Your ticket {ticket.number} is resolved: {ticket.resolution}"
             question = "How did we do? (optional)"
             return text + "\n" + question, rating_blocks(ticket, f"{text}\n\n{question}")

@@ -21,6 +21,8 @@ ALLOWED = {
     ("resolve", "in_progress"): ("resolved", "bot"),
     ("resolve", "waiting_on_customer"): ("resolved", "bot"),
     ("close", "resolved"): ("closed", "bot"),
+    **{("resolve_with_problem", status): ("resolved", "bot")
+       for status in ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer")},
 }
 
 CASES = [(action, status) for action in lifecycle.TRANSITIONS for status in STATUSES]

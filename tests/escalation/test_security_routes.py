@@ -80,6 +80,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.outbox_send_again", "POST"): console(302),
     ("admin.ticket", "GET"): console(200),
     ("admin.assign", "POST"): console(302),  # no agent chosen: flashed, back to the ticket
+    ("admin.link_problem", "POST"): console(302),  # no problem given: flashed, back to the ticket
     ("admin.mail_templates", "GET"): console(200),
     ("admin.mail_template", "GET"): console(200),
     ("admin.mail_template", "POST"): console(422),  # an empty form: the errors are shown

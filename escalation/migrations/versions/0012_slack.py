@@ -1,5 +1,5 @@
 """Slack: tickets that came by Slack keep their thread; the Slack outbox and its cursor;
-articles published for employees
+articles published for employees; tickets linked to a problem ticket
 
 Revision ID: 0012
 Revises: 0008
@@ -27,6 +27,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('slack_channel', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('slack_thread_ts', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('slack_user', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('problem_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key('fk_tickets_problem_id_tickets', 'tickets', ['problem_id'], ['id'],
+                                    ondelete='SET NULL')
+        batch_op.create_index('ix_tickets_problem_id', ['problem_id'], unique=False)
         batch_op.drop_constraint('ck_tickets_channel', type_='check')
         batch_op.create_check_constraint('ck_tickets_channel', NEW_CHANNELS)
         batch_op.create_index('ix_tickets_slack_thread', ['slack_channel', 'slack_thread_ts'], unique=False)
@@ -75,6 +79,9 @@ def downgrade() -> None:
     op.execute("DELETE FROM tickets WHERE channel = 'slack'")
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_slack_thread')
+        batch_op.drop_index('ix_tickets_problem_id')
+        batch_op.drop_constraint('fk_tickets_problem_id_tickets', type_='foreignkey')
+        batch_op.drop_column('problem_id')
         batch_op.drop_constraint('ck_tickets_channel', type_='check')
         batch_op.create_check_constraint('ck_tickets_channel', OLD_CHANNELS)
         batch_op.drop_column('slack_user')
