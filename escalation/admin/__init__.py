@@ -421,3 +421,6 @@ def settings() -> Any:
         back = url_for("admin.queue") if request.form.get("back") == "queue" else url_for("admin.settings")
         return redirect(back, code=303)
     return render_template("admin/settings.html", settings=desk_settings.listing(db.session))
+
+
+from . import on_behalf  # noqa: E402,F401  (its routes register on bp)

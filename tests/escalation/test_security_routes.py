@@ -81,6 +81,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.ticket", "GET"): console(200),
     ("admin.assign", "POST"): console(302),  # no agent chosen: flashed, back to the ticket
     ("admin.link_problem", "POST"): console(302),  # no problem given: flashed, back to the ticket
+    ("admin.new_ticket", "GET"): console(200),
+    ("admin.new_ticket", "POST"): console(422),  # an empty form: the errors are shown
     ("admin.mail_templates", "GET"): console(200),
     ("admin.mail_template", "GET"): console(200),
     ("admin.mail_template", "POST"): console(422),  # an empty form: the errors are shown

@@ -1,5 +1,6 @@
 """Slack: tickets that came by Slack keep their thread; the Slack outbox and its cursor;
-articles published for employees; tickets linked to a problem ticket
+articles published for employees; tickets linked to a problem ticket; tickets staff raise
+on someone's behalf (channels phone, meeting, walk-in)
 
 Revision ID: 0012
 Revises: 0008
@@ -18,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 OLD_CHANNELS = "channel IN ('web_chat', 'email')"
-NEW_CHANNELS = "channel IN ('web_chat', 'email', 'slack')"
+NEW_CHANNELS = "channel IN ('web_chat', 'email', 'slack', 'phone', 'meeting', 'walk_in')"
 
 
 def upgrade() -> None:
@@ -76,7 +77,7 @@ def downgrade() -> None:
     with op.batch_alter_table('published_articles', schema=None) as batch_op:
         batch_op.drop_constraint('ck_published_articles_audience', type_='check')
         batch_op.create_check_constraint('ck_published_articles_audience', "audience IN ('public', 'internal')")
-    op.execute("DELETE FROM tickets WHERE channel = 'slack'")
+    op.execute("DELETE FROM tickets WHERE channel IN ('slack', 'phone', 'meeting', 'walk_in')")
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_slack_thread')
         batch_op.drop_index('ix_tickets_problem_id')
