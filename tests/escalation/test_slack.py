@@ -5,6 +5,7 @@ signature check and Slack's 429."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -214,3 +215,28 @@ def test_nothing_is_posted_without_a_bot_token(app, client, bot_headers, slack):
     slack_ticket(client, bot_headers)
     worker_pass(app)
     assert slack.calls == []
+
+
+def test_two_clicks_at_the_same_moment_give_one_owner(app, client, bot_headers, slack):
+    number = slack_ticket(client, bot_headers)
+    barrier = threading.Barrier(2)
+    statuses: dict[str, int] = {}
+
+    def click_now(user: str) -> None:
+        own_client = app.test_client()
+        barrier.wait(timeout=30)
+        statuses[user] = press(own_client, user, "care_take", number).status_code
+
+    threads = [threading.Thread(target=click_now, args=(user,)) for user in (TERRENCE, TIM)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == {TERRENCE: 200, TIM: 200}
+    with app.app_context():
+        owner = db.session.scalar(select(User.username).join(Ticket, Ticket.assignee_id == User.id)
+                                  .where(Ticket.number == number))
+    assert owner in {"terrence", "tim"}
+    loser = TIM if owner == "terrence" else TERRENCE
+    assert [c.params["user"] for c in slack.posts(DESK, method="chat.postEphemeral")] == [loser]
+    assert len(slack.posts(DESK, method="chat.update")) == 1
