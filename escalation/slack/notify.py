@@ -134,11 +134,12 @@ def collect(session: Session) -> int:
 
     events_cursor = _cursor(session, "events", session.scalar(select(func.max(TicketEvent.id))) or 0)
     rows = session.execute(select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id)
-                           .where(TicketEvent.id > events_cursor.position)
+                           .where(TicketEvent.id > events_cursor.position, Ticket.channel == "slack",
+                                  TicketEvent.public.is_(True))
                            .order_by(TicketEvent.id).limit(BATCH)).unique().all()
     keys = _existing(session, [f"event:{event.id}" for event, _ in rows])
     for event, ticket in rows:
-        if ticket.channel != "slack" or not event.public or not ticket.slack_channel:
+        if not ticket.slack_channel:  # raised by staff as "slack", without a thread
             continue
         post = thread_post(ticket, event)
         if post is not None:
