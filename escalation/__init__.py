@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .api import bp as api_bp
     from .mail.links import bp as maillinks_bp
     from .public import bp as public_bp
+    from .slack.interactivity import bp as slack_bp
 
     auth.init_app(app)
     http.init_app(app)
@@ -50,4 +51,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(agent_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(maillinks_bp)
+    app.register_blueprint(slack_bp)
     return app

@@ -94,6 +94,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed console sign-ins per IP per window before 429."),
     Setting("RATE_LIMIT_REDIS_PREFIX", "care:ratelimit:",
             "Key prefix of the rate-limit counters in Redis (used when `CARE_REDIS_URL` is set)."),
+    Setting("SLACK_BOT_TOKEN", "",
+            "Bot token (`xoxb-…`) of the Slack app; empty: nothing is posted to Slack.", secret=True),
+    Setting("SLACK_SIGNING_SECRET", "",
+            "Signing secret of the Slack app; requests from Slack (events, buttons) are verified with it.",
+            secret=True),
+    Setting("SLACK_API_URL", "https://slack.com/api/",
+            "Base URL of the Slack Web API (a local fake in tests)."),
+    Setting("SLACK_STAFF_CHANNEL", "",
+            "Slack channel id where new tickets are announced with a button to take them; empty: none."),
+    Setting("SLACK_TIMEOUT", 10.0, "Seconds to wait for the Slack Web API before this attempt counts as failed."),
 )
 
 

@@ -32,7 +32,7 @@ HTTP_HINTS = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/slack/")) or request.accept_mimetypes.best == "application/json"
 
 
 def _error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
             return None
         values = [request.path, *request.args.values(), *request.args.keys()]
         if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+            request.get_data(cache=True)  # the raw body stays readable: Slack signs it (escalation/slack)
             values += [*request.form.values(), *request.form.keys()]
         if "\x00" in "".join(values) or (request.is_json and _has_nul(request.get_json(silent=True))):
             return _error_response(400, "nul_character", "The request contains a NUL character (\\u0000), "

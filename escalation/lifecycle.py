@@ -25,6 +25,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
                               "resolved"}), "closed", "bot"),
     "merge": (frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved"}),
               "closed", "bot"),
+    # a ticket linked to a problem ticket is resolved with it, from any open status
+    "resolve_with_problem": (frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer"}),
+                             "resolved", "bot"),
 }
 
 OPEN_STATUSES = frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer"})

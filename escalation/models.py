@@ -21,7 +21,9 @@ PRESENCES = ("online", "away", "offline")
 STATUSES = ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved", "closed")
 OWNERS = ("bot", "queued", "agent")
 PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("web_chat", "email")
+CHANNELS = ("web_chat", "email", "slack", "phone", "meeting", "walk_in")
+# how a ticket staff raise on someone's behalf came in (escalation/admin/on_behalf.py)
+STAFF_CHANNELS = ("phone", "meeting", "slack", "walk_in", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
 SLA_STATES = ("ok", "at_risk", "breached", "met")
 NOTIFY_PREFS = ("all", "important", "none")
@@ -144,6 +146,8 @@ class Ticket(Base):
               postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at"]),
         _trigram("ix_tickets_number_trgm", "number"),
         _trigram("ix_tickets_subject_trgm", "subject"),
+        # a Slack thread's messages find their ticket (migration 0012)
+        Index("ix_tickets_slack_thread", "slack_channel", "slack_thread_ts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -177,6 +181,14 @@ class Ticket(Base):
     customer_seen_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reply_mailed_event_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     close_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # channel "slack": the workspace, channel and thread the conversation lives in, and the
+    # person's Slack user id (their replies in that thread join the ticket)
+    slack_team: Mapped[str | None] = mapped_column(String(40))
+    slack_channel: Mapped[str | None] = mapped_column(String(40))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(40))
+    slack_user: Mapped[str | None] = mapped_column(String(40))
+    # "many people, one cause": the problem ticket this one is linked to (escalation/problems.py)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
@@ -266,7 +278,8 @@ class PublishedArticle(Base):
     """A KB article an agent published from a ticket's resolution (indexed incrementally)."""
 
     __tablename__ = "published_articles"
-    __table_args__ = (CheckConstraint("audience IN ('public', 'internal')", name="ck_published_articles_audience"),)
+    __table_args__ = (CheckConstraint("audience IN ('public', 'employee', 'internal')",
+                                      name="ck_published_articles_audience"),)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
@@ -440,3 +453,44 @@ class DeskSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(120))
+
+
+SLACK_POST_STATES = ("pending", "sent", "failed")
+
+
+class SlackPost(Base):
+    """A message for Slack (a ticket's thread or the staff channel), a row first.
+
+    Written from the ticket's events by the worker; ``key`` is unique, so an event is turned
+    into at most one post however often it is read. The worker sends pending rows and keeps
+    the posted message's ``ts`` (the staff announcement is updated when someone takes it).
+    """
+
+    __tablename__ = "slack_posts"
+    __table_args__ = (CheckConstraint(_in("status", SLACK_POST_STATES), name="ck_slack_posts_status"),
+                      Index("ix_slack_posts_status_next_attempt_at", "status", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    thread_ts: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    ts: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlackCursor(Base):
+    """How far the worker has turned ticket events (and new tickets) into Slack posts."""
+
+    __tablename__ = "slack_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

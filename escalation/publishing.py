@@ -39,8 +39,8 @@ def write(session: Session, author: User, *, title: str, body: str, audience: st
     title, body = title.strip(), body.strip()
     if not title or not body:
         raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
-    if audience not in {"public", "internal"}:
-        raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
+    if audience not in {"public", "employee", "internal"}:
+        raise ValidationFailed("Audience is 'public', 'employee' or 'internal'.", details={"field": "audience"})
     slug = base = f"fix-{slugify(title)}"
     n = 2
     while session.get(PublishedArticle, slug) is not None:

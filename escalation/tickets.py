@@ -89,8 +89,12 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
                 channel: str = "web_chat", conversation_id: str | None = None,
                 transcript: list[dict[str, Any]] | None = None,
                 suggested_articles: list[str] | None = None,
-                nlu: dict[str, Any] | None = None, actor: str = "bot") -> OpenedTicket:
-    """Create a ticket for a customer; returns it with its secret conversation token."""
+                nlu: dict[str, Any] | None = None, actor: str = "bot",
+                slack: dict[str, str] | None = None) -> OpenedTicket:
+    """Create a ticket for a customer; returns it with its secret conversation token.
+
+    ``slack`` ({team, channel, thread_ts, user}) is where a ticket from Slack lives: agent
+    replies and status changes are posted to that thread (:mod:`escalation.slack.notify`)."""
     transcript = transcript or []
     subject = subject.strip() or question_subject(transcript)[:200] or NO_SUBJECT
     suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
@@ -103,6 +107,9 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
         status="new", owner="queued", conversation_id=conversation_id, token_hash=hash_token(token),
         transcript=transcript, suggested_articles=suggested_articles or [], nlu=nlu or {},
     )
+    if slack:
+        ticket.slack_team, ticket.slack_channel = slack.get("team") or None, slack["channel"]
+        ticket.slack_thread_ts, ticket.slack_user = slack["thread_ts"], slack["user"]
     session.add(ticket)
     session.flush()
     ticket.number = f"{NUMBER_PREFIX}{NUMBER_BASE + ticket.id}"

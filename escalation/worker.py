@@ -3,7 +3,7 @@
 Each pass records a heartbeat (so `make status` and `/healthz` can tell a stalled worker),
 closes resolved tickets that stayed silent for ``AUTO_CLOSE_DAYS``, re-evaluates the SLA
 clocks (e-mailing the admins about tickets at risk or breached), assigns waiting tickets
-when automatic assignment is on, and polls and sends e-mail: the steps of :func:`run_pass`.
+when automatic assignment is on, and polls and sends e-mail, and posts to Slack: the steps of :func:`run_pass`.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .db import db
 from .mail import imap, outbox
 from .mail import notify as mail_notify
 from .models import Ticket, WorkerHeartbeat, utcnow
+from .slack import notify as slack_notify
 
 log = logging.getLogger("escalation.worker")
 
@@ -103,11 +104,12 @@ def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
         digest_pass()
         mail_received = imap.poll(app)
         mail_sent = len(outbox.deliver_due(app, worker_id).sent)
+        slack_sent = len(slack_notify.run_pass(app, db.session).sent)
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
     return {"closed": closed, "sla_changes": sla_changes, "auto_assigned": auto_assigned, "chat_replies": chat_replies,
-            "mail_received": mail_received, "mail_sent": mail_sent}
+            "mail_received": mail_received, "mail_sent": mail_sent, "slack_sent": slack_sent}
 
 
 def run(app: Flask, *, once: bool = False) -> None:

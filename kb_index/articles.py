@@ -7,7 +7,7 @@ A source file looks like::
     title: Reset your password
     url: /help/reset-password        # optional, default /help/<id>
     tags: [account, login]           # optional
-    audience: public                 # required: public | internal
+    audience: public                 # required: public | employee | internal
     area: accounts                   # optional
     questions:                       # optional: how customers ask, indexed as well
       - "forgot my password"
@@ -35,7 +35,9 @@ from .errors import ArticleError
 
 log = logging.getLogger(__name__)
 
-AUDIENCES = ("public", "internal")
+# public: everyone (website, Slack, agents); employee: the company's staff (the Slack bot)
+# and agents; internal: agents only (workarounds)
+AUDIENCES = ("public", "employee", "internal")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 KNOWN_FIELDS = ("id", "title", "url", "tags", "audience", "area", "questions")
 MAX_QUESTION_CHARS = 300

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p_search = commands.add_parser("search", help="search the index")
     p_search.add_argument("query")
     p_search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
-    p_search.add_argument("--audience", choices=("public", "internal"), default="public")
+    p_search.add_argument("--audience", choices=("public", "employee", "internal"), default="public")
     p_search.add_argument("--index", default=settings.get("index_dir"), help="index folder")
     p_search.add_argument("--method", choices=("hybrid", "dense", "bm25"), default="hybrid")
     p_search.add_argument("--json", action="store_true", help="print the result as JSON")

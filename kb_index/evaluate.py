@@ -4,8 +4,9 @@ In-scope questions (``data/eval/kb_questions.jsonl``, one JSON object a line:
 ``{"question", "article_ids": [...], "kind"}``) count as found when any of their
 ``article_ids`` is retrieved.  Out-of-scope questions (``out_of_scope.jsonl``,
 ``article_ids: []``) should be declared not answerable.  A question is searched as
-``audience`` "internal" when one of its articles is internal (or its record says
-``"audience"``), else "public"; out-of-scope questions as "public".
+``audience`` "internal" when one of its articles is internal, "employee" when one is for
+employees (as the Slack bot searches), or what its record says in ``"audience"``, else
+"public"; out-of-scope questions as "public".
 
 The threshold is the one that answers the most in-scope questions correctly (best
 hit right and answerable) while answering at most ``MAX_OOS_ANSWERED`` of the
@@ -212,12 +213,13 @@ def choose_threshold(oos_conf: np.ndarray, max_answered: float = MAX_OOS_ANSWERE
 
 
 def _audience(index, question: dict) -> str:
-    if question.get("audience") in ("public", "internal"):
+    if question.get("audience") in ("public", "employee", "internal"):
         return question["audience"]
-    for article_id in question["article_ids"]:
-        article = index.get_article(article_id)
-        if article is not None and article.audience == "internal":
-            return "internal"
+    audiences = {article.audience for article in map(index.get_article, question["article_ids"])
+                 if article is not None}
+    for audience in ("internal", "employee"):  # employee: as the Slack bot searches
+        if audience in audiences:
+            return audience
     return "public"
 
 

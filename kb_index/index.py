@@ -68,6 +68,8 @@ class Index:
         row_article = [c.article_id if c is not None else None for c in row_chunks]
         internal = np.array([a is not None and articles[a].audience == "internal"
                              for a in row_article], dtype=bool)
+        employee = np.array([a is not None and articles[a].audience == "employee"
+                             for a in row_article], dtype=bool)
         alive = np.array([a is not None for a in row_article], dtype=bool)
         questions: set[int] = set()
         first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
@@ -85,6 +87,7 @@ class Index:
                 store.add(add)
             self._store, self._articles, self._row_chunks = store, articles, row_chunks
             self._row_article, self._internal, self._alive = row_article, internal, alive
+            self._employee = employee
             self._question_rows, self._first_section = question_rows, first_section
             self._section_rows = section_rows
             self._keyword, self._keyword_rows, self._speller = keyword
@@ -176,6 +179,15 @@ class Index:
         with self._lock:
             return self._section(ranked, vector, asks_how(query))
 
+    def _allowed(self, audience: str) -> np.ndarray:
+        """Rows ``audience`` may read: internal (agents) all; employee all but internal; public
+        neither internal nor employee articles."""
+        if audience == "internal":
+            return self._alive
+        if audience == "employee":
+            return self._alive & ~self._internal
+        return self._alive & ~self._internal & ~self._employee
+
     def _prepare(self, query: str, method: str) -> tuple[str, np.ndarray | None]:
         query = self.correct(query)
         return query, (None if method == "bm25" else self.embedder.encode([query])[0])
@@ -184,7 +196,7 @@ class Index:
                 method: str, fusion: str | None = None) -> list[RankedArticle]:
         """Call with ``self._lock`` held."""
         depth = max(50, 10 * k)
-        allowed = self._alive if audience == "internal" else self._alive & ~self._internal
+        allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         if vector is not None and method != "bm25":
             dense = self._store.search(vector, depth, allowed)

@@ -172,9 +172,11 @@ class EscalationClient:
         return f"{self.public_url}/track?{urlencode({'number': number})}"
 
     async def search_kb(
-        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None
+        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None,
+        audience: str = "public",
     ) -> KbSearchResult:
-        """`GET /api/v1/kb/search`: the public articles that best answer `query`;
+        """`GET /api/v1/kb/search`: the articles `audience` may read that best answer `query`
+        ("public" on the website; "employee" adds the employee articles, for Slack);
         `context`: the previous question, when `query` follows up on it.
 
         A question longer than the API takes is cut to its first `MAX_QUERY_CHARS` (at a word
@@ -183,6 +185,8 @@ class EscalationClient:
         params = {"q": shorten(query, MAX_QUERY_CHARS), "k": str(k)}
         if context:
             params["context"] = shorten(context, MAX_QUERY_CHARS)
+        if audience != "public":
+            params["audience"] = audience
         status, body = await self._request(
             "GET", "/api/v1/kb/search", params=params, headers=caller.headers() if caller else None,
         )

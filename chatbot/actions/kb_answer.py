@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from . import escalation_client, transcript
 from .escalation_client import ApiError, Caller, EscalationError, KbHit
+from .slack_context import kb_audience
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,8 @@ class ActionAnswerFromKb(Action):
         query = (tracker.latest_message.get("text") or "").strip()
         context = follow_up_context(tracker, query)
         try:
-            if context:
-                result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker), context=context)
-            else:
-                result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker))
+            result = await client.search_kb(query, k=SEARCH_K, caller=caller_of(tracker), context=context,
+                                            audience=kb_audience(tracker))
         except ApiError as exc:
             if exc.status == 422:
                 # the API refused the question itself: no outage, there is just no answer to it

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from . import escalation_client, transcript
 from .escalation_client import ApiError, EscalationError, ServiceUnavailable, TicketInfo
 from .kb_answer import agent_owns_conversation, caller_of, resend_handoff
+from .slack_context import slack_context, thread_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,24 @@ def new_idempotency_key() -> str:
 
 
 class ValidateTicketForm(FormValidationAction):
-    """Checks the customer's name and e-mail; a rejected value is asked for again."""
+    """Checks the customer's name and e-mail; a rejected value is asked for again.
+
+    In Slack both come from the person's Slack profile (the message's metadata), so the
+    form completes at once and asks nothing.
+    """
 
     def name(self) -> str:
         return "validate_ticket_form"
+
+    async def extract_customer_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        return _from_slack_profile(tracker, "customer_name", "name")
+
+    async def extract_customer_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        return _from_slack_profile(tracker, "customer_email", "email")
 
     def validate_customer_name(
         self,
@@ -95,6 +110,13 @@ class ValidateTicketForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_email")
             return {"customer_email": None}
         return {"customer_email": match.group(0).rstrip(".")}
+
+
+def _from_slack_profile(tracker: Tracker, slot: str, field: str) -> dict[str, Any]:
+    slack = slack_context(tracker)
+    if tracker.get_slot(slot) or not slack or not str(slack.get(field) or "").strip():
+        return {}
+    return {slot: str(slack[field]).strip()}
 
 
 def clean_name(value: Any) -> Optional[str]:
@@ -212,10 +234,11 @@ def build_ticket_payload(tracker: Tracker) -> dict[str, Any]:
     events = tracker.events_after_latest_restart()
     trigger = transcript.handoff_trigger(events) or {}
     intent = (trigger.get("parse_data") or {}).get("intent") or {}
-    return {
+    slack = slack_context(tracker)
+    payload = {
         "name": tracker.get_slot("customer_name"),
         "email": tracker.get_slot("customer_email"),
-        "channel": "web_chat",
+        "channel": "slack" if slack else "web_chat",
         "conversation_id": tracker.sender_id,
         "transcript": transcript.build_transcript(events),
         "suggested_articles": list(tracker.get_slot("suggested_articles") or []),
@@ -224,6 +247,9 @@ def build_ticket_payload(tracker: Tracker) -> dict[str, Any]:
             "confidence": transcript.round_confidence(intent.get("confidence")),
         },
     }
+    if slack:
+        payload["slack"] = thread_of(slack)
+    return payload
 
 
 class ActionCheckTicketStatus(Action):

@@ -68,7 +68,7 @@ def main():
             errs.append(f"{p}: id not lowercase-hyphenated")
         if fm.get("area") not in AREAS or fm.get("area") != p.parent.name:
             errs.append(f"{p}: area {fm.get('area')!r} unknown or != folder")
-        if fm.get("audience") not in ("public", "internal"):
+        if fm.get("audience") not in ("public", "employee", "internal"):
             errs.append(f"{p}: audience {fm.get('audience')!r}")
         if fm.get("url", f"/help/{aid}") != f"/help/{aid}":
             errs.append(f"{p}: url is not /help/<id>")
@@ -96,7 +96,8 @@ def main():
     seen = set()
     n_in = n_oos = 0
     n_sections = collections.Counter()   # gold sections per (question, article)
-    for name, oos in (("kb_questions.jsonl", False), ("out_of_scope.jsonl", True)):
+    for name, oos in (("kb_questions.jsonl", False), ("employee_questions.jsonl", False),
+                      ("out_of_scope.jsonl", True)):
         path = DATA / "eval" / name
         if not path.exists():
             errs.append(f"{path} missing")

@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from .. import problems, tickets
 from .. import queue as ticket_queue
-from .. import tickets
 from ..assignment import rank_agents
 from ..customers import customer_history
 from ..auth import role_required
@@ -68,7 +68,8 @@ def queue() -> Any:
     return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
                            categories=CATEGORIES, channels=CHANNELS, sla_filters=ticket_queue.SLA_FILTERS,
                            sorts=ticket_queue.SORTS, agents=agents, workload=workload(),
-                           per_page=ticket_queue.PAGE_SIZE, has_next=has_next, completed_days=COMPLETED_DAYS)
+                           per_page=ticket_queue.PAGE_SIZE, has_next=has_next, completed_days=COMPLETED_DAYS,
+                           linked=problems.linked_counts(db.session, [t.id for t in rows]))
 
 
 @bp.get("/tickets/<number>")
@@ -77,9 +78,28 @@ def ticket(number: str) -> Any:
     item = tickets.get_by_number(db.session, number)
     agents = db.session.scalars(select(User).where(User.role == "agent", User.active.is_(True))
                                 .order_by(User.name)).all()
+    problem = db.session.get(Ticket, item.problem_id) if item.problem_id else None
     return render_template("admin/ticket.html", ticket=item, suggestions=rank_agents(db.session, item),
                            categories=CATEGORIES, priorities=PRIORITIES, agents=agents,
-                           history=customer_history(db.session, item))
+                           history=customer_history(db.session, item), problem=problem,
+                           linked=problems.linked_counts(db.session, [item.id]).get(item.id, 0))
+
+
+@bp.post("/tickets/<number>/problem")
+@role_required("admin")
+def link_problem(number: str) -> Any:
+    """Link this ticket to a problem ticket: resolving the problem resolves this one too."""
+    item = tickets.get_by_number(db.session, number)
+    try:
+        problem = tickets.get_by_number(db.session, request.form.get("problem", ""))
+        problems.link(db.session, item, problem, current_user)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{item.number} is linked to problem {problem.number}: resolving it resolves this one.", "success")
+    return redirect(url_for("admin.ticket", number=number))
 
 
 @bp.post("/tickets/<number>/triage")
@@ -385,4 +405,4 @@ def settings() -> Any:
         return redirect(back, code=303)
     return render_template("admin/settings.html", settings=desk_settings.listing(db.session))
 
-from . import notifications  # noqa: E402,F401  (its routes: the admin's mail settings)
+from . import notifications, on_behalf  # noqa: E402,F401  (their routes register on bp)

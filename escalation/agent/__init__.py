@@ -10,8 +10,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from .. import problems, tickets
 from .. import queue as ticket_queue
-from .. import tickets
 from ..auth import role_required
 from ..customers import customer_history
 from ..dashboard import NO_FIGURES, agent_figures
@@ -137,8 +137,9 @@ def hand_off(number: str) -> Any:
 @role_required("agent", "admin")
 def resolve(number: str) -> Any:
     def run(item: Ticket) -> str:
-        tickets.resolve(db.session, item, current_user, request.form.get("resolution", ""))
-        return f"{item.number} resolved."
+        # a problem ticket resolves its linked tickets too (escalation/problems.py)
+        linked = problems.resolve(db.session, item, current_user, request.form.get("resolution", ""))
+        return f"{item.number} resolved." + (f" With it {len(linked)} linked ticket(s)." if linked else "")
     return _act(number, run)
 
 

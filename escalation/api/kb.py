@@ -33,11 +33,13 @@ def kb_search() -> Any:
         raise ValidationFailed(f"The context is longer than {MAX_QUERY} characters; send the previous "
                                "question only.", details={"field": "context", "length": len(context)})
     audience = request.args.get("audience", "public")
-    if audience not in {"public", "internal"}:
-        raise ValidationFailed("'audience' is 'public' or 'internal'.", details={"field": "audience"})
-    if audience == "internal" and not (has_service_token() or
-                                       (current_user.is_authenticated and current_user.role in {"agent", "admin"})):
-        raise Forbidden("Internal articles are for agents: sign in to the console or send the service token.")
+    if audience not in {"public", "employee", "internal"}:
+        raise ValidationFailed("'audience' is 'public', 'employee' or 'internal'.", details={"field": "audience"})
+    # employee articles (asked for by the bot in Slack) and internal ones (agents) are not for
+    # the website's visitors
+    if audience != "public" and not (has_service_token() or
+                                     (current_user.is_authenticated and current_user.role in {"agent", "admin"})):
+        raise Forbidden("Employee and internal articles need the service token or a console sign-in.")
     index = get_index()
     index.refresh()  # another service process may have published an article: cheap when not
     result = index.search(query, k=k, audience=audience, context=context)

@@ -12,6 +12,7 @@ from flask import jsonify
 from . import bp
 from .outcomes import OutcomeCreate, SurveyCreate
 from .privacy import CustomerRef
+from .slack import SlackThreadMessage
 from .schemas import LOOKUP_MAX_TOKENS, ConversationLookup, MessageCreate, TicketCreate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -105,6 +106,8 @@ def spec() -> dict[str, Any]:
                 "ConversationLookup": ConversationLookup.model_json_schema(
                     ref_template="#/components/schemas/{model}"),
                 "CustomerRef": CustomerRef.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "SlackThreadMessage": SlackThreadMessage.model_json_schema(
+                    ref_template="#/components/schemas/{model}"),
                 **TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}").get("$defs", {}),
             },
         },
@@ -123,8 +126,11 @@ def spec() -> dict[str, Any]:
                     {"name": "context", "in": "query", "description": "The customer's previous question, when "
                      "q follows up on it: articles are ranked for both, the section is chosen for q",
                      "schema": {"type": "string", "maxLength": 1000}},
-                    {"name": "audience", "in": "query", "schema": {"enum": ["public", "internal"]}}],
-                "responses": {"200": _ok("Ranked hits, one per article", HITS), "403": _error("Internal needs a token"),
+                    {"name": "audience", "in": "query", "schema": {"enum": ["public", "employee", "internal"]},
+                     "description": "public (default); employee adds employee articles, internal adds all "
+                                    "(both need the service token or a console session)"}],
+                "responses": {"200": _ok("Ranked hits, one per article", HITS),
+                              "403": _error("Employee or internal needs a token"),
                               "422": _error("Bad parameters")}}},
             "/tickets": {"post": {
                 "summary": "Open a ticket (idempotent)", "security": BEARER,
@@ -199,6 +205,17 @@ def spec() -> dict[str, Any]:
                                                     "required": ["customer_id", "erased", "tickets"]}),
                               "401": _error("No service token"), "403": _error("Signed in, but not an admin"),
                               "404": _error("No customer with that e-mail"), "422": _error("Invalid fields")}}},
+            "/slack/thread-messages": {"post": {
+                "summary": "Rasa's Slack channel: a message written in a Slack thread joins the ticket a person "
+                           "holds in that thread (else 404, and the bot answers it)", "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/SlackThreadMessage"}}}},
+                "responses": {"201": _ok("Added to the ticket", {"type": "object", "required": ["ticket", "message"],
+                                                                "properties": {"ticket": {"type": "string"},
+                                                                               "message": MESSAGE}}),
+                              "401": _error("No service token"),
+                              "404": _error("No ticket held by a person in this thread, or not its person"),
+                              "409": _error("Ticket closed"), "422": _error("Invalid fields")}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
         },
     }

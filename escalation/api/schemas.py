@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from ..errors import ValidationFailed
 
@@ -18,17 +18,33 @@ class TranscriptEntry(BaseModel):
     confidence: float | None = None
 
 
+class SlackThread(BaseModel):
+    """Where a ticket opened from Slack lives: its agent replies go back to this thread."""
+    model_config = ConfigDict(extra="forbid")
+    team: str = Field(default="", max_length=40)
+    channel: str = Field(min_length=1, max_length=40)
+    thread_ts: str = Field(min_length=1, max_length=40)
+    user: str = Field(min_length=1, max_length=40)
+
+
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=120)
     email: EmailStr
     subject: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=10_000)
-    channel: Literal["web_chat", "email"] = "web_chat"
+    channel: Literal["web_chat", "email", "slack"] = "web_chat"
     conversation_id: str | None = Field(default=None, max_length=120)
     transcript: list[TranscriptEntry] = Field(default_factory=list, max_length=500)
     suggested_articles: list[str] = Field(default_factory=list, max_length=50)
     nlu: dict[str, Any] = Field(default_factory=dict)
+    slack: SlackThread | None = None  # required when channel is "slack"
+
+    @model_validator(mode="after")
+    def _slack_has_a_thread(self) -> "TicketCreate":
+        if (self.channel == "slack") != (self.slack is not None):
+            raise ValueError("a 'slack' ticket needs 'slack' {team, channel, thread_ts, user}, and only it")
+        return self
 
 
 class MessageCreate(BaseModel):

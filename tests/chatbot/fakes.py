@@ -36,9 +36,10 @@ class FakeEscalationClient:
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
 
     async def search_kb(
-        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None
+        self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None,
+        audience: str = "public",
     ) -> KbSearchResult:
-        call = {"query": query, "k": k}
+        call = {"query": query, "k": k, "audience": audience}
         if context is not None:
             call["context"] = context
         self.calls.append(("search_kb", call))

@@ -15,7 +15,7 @@ def test_answers_with_best_article_suggestions_and_a_question(fake_client, dispa
 
     events = run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
 
-    assert fake_client.calls == [("search_kb", {"query": QUESTION, "k": 4})]
+    assert fake_client.calls == [("search_kb", {"query": QUESTION, "k": 4, "audience": "public"})]
     assert messages(dispatcher) == [
         {
             "response": "utter_kb_answer",
@@ -247,7 +247,7 @@ def _after_an_answer(follow_up: str):
 def test_a_follow_up_is_searched_with_the_question_before_it(fake_client, dispatcher, follow_up):
     run(ActionAnswerFromKb().run(dispatcher, _after_an_answer(follow_up), {}))
 
-    assert fake_client.calls == [("search_kb", {"query": follow_up, "k": 4, "context": QUESTION})]
+    assert fake_client.calls == [("search_kb", {"query": follow_up, "k": 4, "audience": "public", "context": QUESTION})]
 
 
 @pytest.mark.parametrize("question", [
@@ -257,7 +257,7 @@ def test_a_follow_up_is_searched_with_the_question_before_it(fake_client, dispat
 def test_a_new_question_after_an_answer_is_searched_alone(fake_client, dispatcher, question):
     run(ActionAnswerFromKb().run(dispatcher, _after_an_answer(question), {}))
 
-    assert fake_client.calls == [("search_kb", {"query": question, "k": 4})]
+    assert fake_client.calls == [("search_kb", {"query": question, "k": 4, "audience": "public"})]
 
 
 def test_no_context_when_the_last_search_did_not_answer(fake_client, dispatcher):
@@ -266,4 +266,4 @@ def test_no_context_when_the_last_search_did_not_answer(fake_client, dispatcher)
 
     run(ActionAnswerFromKb().run(dispatcher, tracker, {}))
 
-    assert fake_client.calls == [("search_kb", {"query": "and what about that?", "k": 4})]
+    assert fake_client.calls == [("search_kb", {"query": "and what about that?", "k": 4, "audience": "public"})]

@@ -16,6 +16,7 @@ from careops.ephemeral import missing_build_outputs, temporary_stack
 from careops.processes import ROOT, StackConfig, free_port
 from careops.supervisor import Supervisor
 
+from ..slack.fake_slack import FakeSlack
 from .fault_proxy import FaultProxy
 
 DEMO_PASSWORD = "e2e-demo-password"
@@ -37,8 +38,22 @@ class RunningStack:
         return self.config.mail_url
 
 
+SLACK_USERS = {
+    "U0AUSTIN": {"name": "Austin Coy", "email": "austin.coy@northwind.example"},
+    "U0TERRENCE": {"name": "Terrence", "email": "terrence@support.example.com"},
+    "U0TIM": {"name": "Tim", "email": "tim@support.example.com"},
+}
+
+
 @pytest.fixture(scope="session")
-def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def fake_slack() -> Iterator[FakeSlack]:
+    """Slack's Web API on loopback; the stack's Rasa channel, service and worker talk to it."""
+    with FakeSlack(users=dict(SLACK_USERS)) as slack:
+        yield slack
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> Iterator[RunningStack]:
     missing = missing_build_outputs()
     if missing:
         pytest.fail("; ".join(missing) + " (make test does it).")
@@ -50,7 +65,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         with temporary_stack(base, demo_password=DEMO_PASSWORD, escalation_port=escalation_port,
                              extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3",
                                         # chat replies not seen live are mailed after 5 s, not a minute
-                                        "CARE_CHAT_REPLY_MAIL_DELAY": "5"}) as (config, supervisor):
+                                        "CARE_CHAT_REPLY_MAIL_DELAY": "5",
+                                        **fake_slack.env()}) as (config, supervisor):
             yield RunningStack(config, supervisor, proxy)
     finally:
         proxy.stop()

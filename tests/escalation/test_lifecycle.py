@@ -27,6 +27,8 @@ ALLOWED = {
                                                      "waiting_on_customer")},
     **{(a, s): ("closed", "bot") for a in ("close_spam", "merge")
        for s in ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved")},
+    **{("resolve_with_problem", status): ("resolved", "bot")
+       for status in ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer")},
 }
 
 CASES = [(action, status) for action in lifecycle.TRANSITIONS for status in STATUSES]

@@ -87,6 +87,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("admin.outbox_send_again", "POST"): console(302),
     ("admin.ticket", "GET"): console(200),
     ("admin.assign", "POST"): console(302),  # no agent chosen: flashed, back to the ticket
+    ("admin.link_problem", "POST"): console(302),  # no problem given: flashed, back to the ticket
+    ("admin.new_ticket", "GET"): console(200),
+    ("admin.new_ticket", "POST"): console(422),  # an empty form: the errors are shown
     ("admin.mail_templates", "GET"): console(200),
     ("admin.mail_template", "GET"): console(200),
     ("admin.mail_template", "POST"): console(422),  # an empty form: the errors are shown
@@ -136,6 +139,12 @@ ROUTES: dict[tuple[str, str], Row] = {
                                            headers={"Idempotency-Key": "routes"}),
     ("api.ticket_status", "GET"): service(200),
     ("api.bot_outcome", "POST"): service(201, json={"conversation_id": "c", "outcome": "self_served"}),
+    # the thread has no ticket: 404, and Rasa's Slack channel lets the bot answer
+    ("api.slack_thread_message", "POST"): service(404, json={"channel": "D1", "thread_ts": "1.2", "user": "U1",
+                                                             "text": "hello"}),
+    # Slack's buttons: only a request signed with the app's signing secret gets in
+    # (tests/slack/test_interactivity.py signs them); no session or token counts
+    ("slack.interactivity", "POST"): public(401, data={"payload": "[]"}),
     # API: the customer's conversation; the secret token is the credential
     ("api.conversation", "GET"): public(200),
     ("api.conversations_lookup", "POST"): public(200, json={"tokens": []}),

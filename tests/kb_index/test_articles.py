@@ -40,7 +40,7 @@ def test_loads_fields_and_defaults_url(tmp_path):
     ("id", ("id: reset-password\n", ""), "required field is missing"),
     ("title", ("title: Reset your password\n", ""), "required field is missing"),
     ("audience", ("audience: public\n", ""), "required field is missing"),
-    ("audience", ("audience: public", "audience: everyone"), "must be one of public, internal"),
+    ("audience", ("audience: public", "audience: everyone"), "must be one of public, employee, internal"),
     ("id", ("id: reset-password", "id: Reset Password!"), "lowercase letters"),
     ("tags", ("tags: [account, password]", "tags: {a: 1}"), "list of strings"),
     ("url", ("area: account-access", "area: x\nurl: [1]"), "must be a string"),

@@ -1,7 +1,7 @@
 """hand-offs, spam and merge: blocked senders, and which ticket a duplicate was merged into
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-30 19:00:00.000000
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import escalation.models
 
 
 revision = '0014'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
