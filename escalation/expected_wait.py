@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import desk_settings, sla
+from . import desk_settings, sla_targets
 from .dashboard import _median_duration
 from .errors import ValidationFailed
 from .models import Ticket, User, utcnow
@@ -147,7 +147,7 @@ def estimate(session: Session, *, priority: str, created_at: datetime | None = N
     """The expected wait for a (new) ticket of ``priority`` opened at ``created_at``."""
     now = now or utcnow()
     created_at = created_at or now
-    target = timedelta(minutes=sla.policy(session, priority)[0])
+    target = timedelta(minutes=sla_targets.policy(session, priority)[0])
     ahead = session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.status == "new", Ticket.assignee_id.is_(None), Ticket.created_at < created_at)) or 0
     online = session.scalar(select(func.count()).select_from(User).where(

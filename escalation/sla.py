@@ -14,23 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, events
-from .mail import notify as mail_notify
 from .lifecycle import DONE_STATUSES, OPEN_STATUSES
-from .models import SlaPolicy, Ticket, utcnow
+from .mail import notify as mail_notify
+from .models import Ticket, utcnow
+from .sla_targets import DEFAULT_POLICIES, policy  # noqa: F401  (DEFAULT_POLICIES: part of this module's API)
 
-DEFAULT_POLICIES = {  # priority: (first response, resolution) in minutes
-    "urgent": (15, 4 * 60),
-    "high": (60, 8 * 60),
-    "normal": (4 * 60, 24 * 60),
-    "low": (8 * 60, 72 * 60),
-}
 AT_RISK_SHARE = 0.25  # at risk when less than a quarter of the target time is left
 NOTIFY_STATES = frozenset({"at_risk", "breached"})  # each admin gets one e-mail per change into these
-
-
-def policy(session: Session, priority: str) -> tuple[int, int]:
-    row = session.get(SlaPolicy, priority)
-    return (row.first_response_minutes, row.resolution_minutes) if row else DEFAULT_POLICIES[priority]
 
 
 def start(session: Session, ticket: Ticket) -> None:
