@@ -168,7 +168,7 @@ class StubIndex:
     def refresh(self) -> None:
         return None
 
-    def search(self, query: str, k: int = 5, audience: str = "public") -> Any:
+    def search(self, query: str, k: int = 5, audience: str = "public", context: str | None = None) -> Any:
         return SimpleNamespace(hits=[], answerable=False)
 
 
