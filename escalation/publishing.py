@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import ValidationFailed
+from .errors import Forbidden, ValidationFailed
 from .models import AuditEntry, PublishedArticle, Ticket, User
 
 
@@ -28,6 +28,8 @@ def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: 
         raise ValidationFailed("An article needs a title and a body.", details={"fields": ["title", "body"]})
     if audience not in {"public", "internal"}:
         raise ValidationFailed("Audience is 'public' or 'internal'.", details={"field": "audience"})
+    if ticket.assignee_id != agent.id and agent.role != "admin":
+        raise Forbidden("Only the assigned agent or an admin can publish this ticket's fix.")
     if ticket.status not in {"resolved", "closed"}:
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     slug = base = f"fix-{slugify(title)}"

@@ -175,7 +175,9 @@ def _too_many(guard: Guard, retry_after: int) -> Response:
                                       "details": {"retry_after": retry_after}}})
         response.status_code = 429
     elif guard.bucket == LOOKUP:
-        response = Response(render_template("public/track.html", number=request.values.get("number", ""),
+        from .public import tracked_number
+
+        response = Response(render_template("public/track.html", number=tracked_number(),
                                             ticket=None, error=message), status=429)
     else:
         from flask import flash

@@ -15,8 +15,10 @@ from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES
 from ..models import STATUSES, Customer, Ticket, User, utcnow
+from ..numbers import int_from
 
 QUEUE_PAGE_SIZE = 200  # tickets a queue page shows
+MAX_PAGE = 1_000_000  # 200 million tickets deep; the offset stays far inside a 64-bit integer
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,7 +61,7 @@ def queue() -> Any:
     per_page = QUEUE_PAGE_SIZE
     status = request.args.get("status", "open")
     search = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = int_from(request.args, "page", default=1, minimum=1, maximum=MAX_PAGE)
     # the page's ids first, then those rows with their customer and assignee (a deep page
     # then skips ids in an index instead of joining every skipped row)
     # one more than a page: whether there is a next page, without counting every match
@@ -126,7 +128,7 @@ def override_triage(number: str) -> Any:
 @role_required("admin")
 def assign(number: str) -> Any:
     item = tickets.get_by_number(db.session, number)
-    agent = db.session.get(User, request.form.get("agent_id", type=int) or 0)
+    agent = db.session.get(User, int_from(request.form, "agent_id", default=0))
     if agent is None:
         flash("Choose an agent to assign the ticket to.", "error")
         return redirect(url_for("admin.ticket", number=number))
@@ -146,7 +148,8 @@ def assign(number: str) -> Any:
 def dashboard() -> Any:
     from .. import dashboard as figures
 
-    data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
+    data = figures.build(db.session, days=int_from(request.args, "days", default=14, minimum=1,
+                                                   maximum=figures.MAX_DAYS))
     return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
                            resolved=figures.bars(data.resolved_per_day))
 

@@ -10,11 +10,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import tickets
-from ..auth import role_required
+from ..auth import role_required, safe_next
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
 from ..models import Ticket, TicketEvent
+from ..numbers import int_from
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 
@@ -45,10 +46,7 @@ def presence() -> Any:
     else:
         flash(f"You are {wanted} now: {PRESENCE_HELP[wanted]}." if changed else f"You already are {wanted}.",
               "success" if changed else "info")
-    back = request.form.get("next", "")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:
-        back = url_for("agent.my_tickets")
-    return redirect(back, code=303)
+    return redirect(safe_next(request.form.get("next")) or url_for("agent.my_tickets"), code=303)
 
 
 @bp.get("/tickets/<number>")
@@ -58,7 +56,7 @@ def ticket(number: str) -> Any:
 
     item = tickets.get_by_number(db.session, number)
     last_event_id = db.session.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == item.id)) or 0
-    draft, chosen = "", request.args.get("canned", type=int)
+    draft, chosen = "", int_from(request.args, "canned")
     if chosen:  # the picker without JavaScript: the chosen response, filled in, pre-fills the reply box
         try:
             draft = canned.filled(db.session, chosen, item, current_user)
