@@ -43,7 +43,11 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
     supervisor = None
     try:
         with temporary_stack(base, demo_password=DEMO_PASSWORD, escalation_port=escalation_port,
-                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3"}) as (config, supervisor):
+                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3",
+                                        # every test browser is 127.0.0.1: one client IP for the whole
+                                        # session, which opens more tickets than one customer would
+                                        "CARE_RATE_LIMIT_TICKETS_PER_IP": "1000",
+                                        "CARE_RATE_LIMIT_KB_SEARCHES": "100000"}) as (config, supervisor):
             yield RunningStack(config, supervisor, proxy)
     finally:
         proxy.stop()
