@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired
 from .db import db
 from .errors import Unauthorized
 from .models import User
-from .users import authenticate
+from .users import authenticate, end_sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,8 +29,16 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    """The user a session names as ``"<id>:<session version>"`` (:meth:`User.get_id`); a session
+    naming an older version (before a logout or a password change) loads nobody."""
+    ident, _, version = user_id.partition(":")
+    if not (ident.isascii() and ident.isdigit() and version.isascii() and version.isdigit()) \
+            or len(ident) > 18 or len(version) > 18:
+        return None  # a session from before migration 0009, or not one of ours
+    user = db.session.get(User, int(ident))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def role_required(*roles: str) -> Callable[[F], F]:
@@ -73,11 +81,18 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str | None:
-    if not target:
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect).
+
+    Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so ``/\t/evil.example``
+    would be followed as ``//evil.example``: any control character, space or backslash refuses.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ch <= " " or ch == "\\" or ch == "\x7f" for ch in target):
         return None
     parsed = urlparse(target)
-    return target if not parsed.scheme and not parsed.netloc and target.startswith("/") else None
+    return target if not parsed.scheme and not parsed.netloc else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -90,12 +105,16 @@ def login() -> Any:
             return render_template("auth/login.html", form=form), 401
         login_user(user)
         home = url_for("admin.queue") if user.role == "admin" else url_for("agent.my_tickets")
-        return redirect(_safe_next(request.args.get("next")) or home)
+        return redirect(safe_next(request.args.get("next")) or home)
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    if current_user.is_authenticated:
+        # ends this session everywhere it was copied to: the version it names is gone
+        end_sessions(db.session, current_user)
+        db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -148,7 +148,7 @@ def delete(session: Session, response_id: int, actor: str) -> str:
 
 
 def values_for(ticket: Ticket, agent: User) -> dict[str, str]:
-    customer = ticket.customer.name if ticket.customer is not None else ""
+    customer = ticket.customer_name
     return {"customer_name": customer.strip() or "there", "ticket_number": ticket.number,
             "agent_name": agent.name}
 

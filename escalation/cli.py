@@ -1,4 +1,4 @@
-"""``flask --app escalation <command>``: init-db, worker, create-user, kb-build, mail-in, demo-data."""
+"""``flask --app escalation <command>``: init-db, worker, create-user, set-password, kb-build, mail-in, demo-data."""
 from __future__ import annotations
 
 from typing import BinaryIO
@@ -95,6 +95,29 @@ def demo_data(if_empty: bool) -> None:
                    f"{loaded.bot_outcomes} bot conversations")
 
 
+@click.command("set-password")
+@with_appcontext
+@click.argument("username")
+@click.password_option()
+def set_password_cmd(username: str, password: str) -> None:
+    """Give a console user a new password; every session they have is signed out."""
+    from sqlalchemy import select
+
+    from .errors import ServiceError
+    from .models import User
+    from .users import set_password
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"No user {username!r}.")
+    try:
+        set_password(db.session, user, password)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"new password set for {username}; their sessions are signed out")
+
+
 EX_DATAERR, EX_TEMPFAIL = 65, 75  # sysexits.h: what a mail server's pipe understands
 
 
@@ -126,5 +149,5 @@ def mail_in(message: BinaryIO) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, worker, create_user_cmd, mail_in, demo_data):
+    for command in (init_db, worker, create_user_cmd, set_password_cmd, mail_in, demo_data):
         app.cli.add_command(command)

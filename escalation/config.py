@@ -92,6 +92,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed ticket lookups (`POST /track`, unknown conversation tokens) per IP per window before 429."),
     Setting("RATE_LIMIT_LOGINS", 10,
             "Failed console sign-ins per IP per window before 429."),
+    Setting("RATE_LIMIT_TICKETS_PER_IP", 10,
+            "Tickets one client IP may open through the bot or the API per tickets window before 429 "
+            "(with the service token: the IP the bot names in `X-Care-Client-IP`)."),
+    Setting("RATE_LIMIT_TICKETS_PER_CONVERSATION", 3,
+            "Tickets one bot conversation (`X-Care-Conversation`, else the body's `conversation_id`) may open "
+            "per tickets window before 429."),
+    Setting("RATE_LIMIT_TICKETS_WINDOW", 3600,
+            "Seconds of the ticket-creation windows, from a client's first ticket."),
+    Setting("RATE_LIMIT_KB_SEARCHES", 120,
+            "KB searches (`GET /api/v1/kb/search`) per client IP per KB window before 429 (fair use; "
+            "a page suggesting articles while someone types stays well below)."),
+    Setting("RATE_LIMIT_KB_WINDOW", 60, "Seconds of the KB search window, from a client's first search."),
     Setting("RATE_LIMIT_REDIS_PREFIX", "care:ratelimit:",
             "Key prefix of the rate-limit counters in Redis (used when `CARE_REDIS_URL` is set)."),
     Setting("SLACK_BOT_TOKEN", "",

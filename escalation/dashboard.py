@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .models import STATUSES, BotOutcome, Survey, Ticket, User, utcnow
 
+MAX_DAYS = 366  # the longest period the dashboard shows (one bar a day)
 SAMPLE_LIMIT = 50_000  # durations are medians over at most this many recent tickets
 
 

@@ -6,8 +6,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .errors import ServiceError
+from .numbers import INT64_MAX
 
 csrf = CSRFProtect()
 
@@ -31,6 +33,15 @@ HTTP_HINTS = {
 }
 
 
+class Int64Converter(IntegerConverter):
+    """``<int:…>`` in a route matches ids the databases can hold; a larger one is a 404, not an
+    OverflowError (500) in the query."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
 def wants_json() -> bool:
     return request.path.startswith(("/api/", "/slack/")) or request.accept_mimetypes.best == "application/json"
 
@@ -43,18 +54,35 @@ def _error_response(status: int, code: str, message: str, details: dict | None =
     return Response(render_template("error.html", status=status, message=message), status=status)
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays/objects a JSON body may have; our bodies need 3 or 4 levels.
+Deeper ones (depth 329 ran ``_has_nul`` out of stack: a 500) get 400 at the edge."""
+
+
+class JsonTooDeep(ValueError):
+    pass
+
+
+def _has_nul(value: object, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether any string (or key) in the JSON ``value`` holds U+0000; walked with a stack, not
+    recursion, and refusing (:class:`JsonTooDeep`) nesting deeper than ``max_depth``."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, (list, dict)):
+            if depth > max_depth:
+                raise JsonTooDeep(depth)
+            children = item if isinstance(item, list) else [*item.keys(), *item.values()]
+            pending.extend((child, depth + 1) for child in children)
     return False
 
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.url_map.converters["int"] = Int64Converter
     from . import ratelimit
 
     ratelimit.init_app(app)
@@ -70,11 +98,19 @@ def init_app(app: Flask) -> None:
         # legitimate client sends one: refuse it at the edge, the same on every database.
         if request.method == "OPTIONS":
             return None
+        # The JSON body is also checked for depth: a deep one would exhaust the stack of the
+        # JSON parser or of any recursive walk after it (a 500 before).
         values = [request.path, *request.args.values(), *request.args.keys()]
         if request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
             request.get_data(cache=True)  # the raw body stays readable: Slack signs it (escalation/slack)
             values += [*request.form.values(), *request.form.keys()]
-        if "\x00" in "".join(values) or (request.is_json and _has_nul(request.get_json(silent=True))):
+        try:
+            nul_in_json = request.is_json and _has_nul(request.get_json(silent=True))
+        except (RecursionError, JsonTooDeep):
+            return _error_response(400, "json_too_deep", f"The JSON body is nested more than {MAX_JSON_DEPTH} "
+                                   "levels deep, which no request here needs. Send a flatter body.",
+                                   {"max_depth": MAX_JSON_DEPTH})
+        if "\x00" in "".join(values) or nul_in_json:
             return _error_response(400, "nul_character", "The request contains a NUL character (\\u0000), "
                                    "which is never valid here. Remove it and send the request again.")
         return None

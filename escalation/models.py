@@ -85,6 +85,8 @@ class User(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     presence: Mapped[str] = mapped_column(String(16), default="online")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # raised by logout and password changes: sessions that name an older version are dead
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # an admin's e-mail about new tickets: off, each one, or a digest every N minutes
     new_ticket_alerts: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
@@ -105,7 +107,10 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session (and a remember-me cookie) stores: the id *and* the session
+        version, so raising the version on the server ends every copy of the cookie
+        (:func:`escalation.auth.load_user`)."""
+        return f"{self.id}:{self.session_version}"
 
 
 class Customer(Base):
@@ -155,6 +160,9 @@ class Ticket(Base):
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # the name the requester gave when opening this ticket (chat or e-mail From): it belongs to
+    # this ticket only and never renames the customer; empty on tickets from before migration 0009
+    requester_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     channel: Mapped[str] = mapped_column(String(16), default="web_chat")
     category: Mapped[str] = mapped_column(String(40), default="general")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
@@ -195,6 +203,11 @@ class Ticket(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def customer_name(self) -> str:
+        """The name shown on this ticket: the one given when it was opened, else the customer's."""
+        return self.requester_name or (self.customer.name if self.customer is not None else "")
 
 
 class Message(Base):

@@ -89,7 +89,7 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         "customer": {"id": customer.id, "name": customer.name, "email": customer.email,
                      "created_at": _iso(customer.created_at), "erased": is_erased(customer)},
         "tickets": [{
-            "number": t.number, "subject": t.subject, "description": t.description, "channel": t.channel,
+            "number": t.number, "requester_name": t.requester_name, "subject": t.subject, "description": t.description, "channel": t.channel,
             "category": t.category, "priority": t.priority, "status": t.status, "owner": t.owner,
             "assignee": t.assignee.name if t.assignee else None, "conversation_id": t.conversation_id,
             "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
@@ -129,11 +129,13 @@ def _scrub(value: Any, needles: list[str]) -> Any:
 
 def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
     """Erase ``customer``'s personal data, keeping anonymous ticket statistics; audit-logged."""
-    needles = [] if is_erased(customer) else \
-        [n for n in {customer.email.strip().lower(), customer.name.strip().lower()} if len(n) >= 3]
     rows = _tickets(session, customer)
+    needles = [] if is_erased(customer) else \
+        [n for n in {customer.email.strip().lower(), customer.name.strip().lower(),
+                     *(t.requester_name.strip().lower() for t in rows)} if len(n) >= 3]
     ids = [t.id for t in rows]
     for ticket in rows:
+        ticket.requester_name = ""  # the ticket then shows the customer's name: DELETED_NAME
         ticket.subject = ERASED
         ticket.description = ""
         ticket.resolution = ""

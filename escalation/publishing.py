@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import ValidationFailed
+from .errors import Forbidden, ValidationFailed
 from .lifecycle import DONE_STATUSES
 from .models import AuditEntry, PublishedArticle, Ticket, User
 
@@ -24,6 +24,8 @@ def slugify(title: str) -> str:
 
 def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: str,
             audience: str = "public") -> PublishedArticle:
+    if ticket.assignee_id != agent.id and agent.role != "admin":
+        raise Forbidden("Only the assigned agent or an admin can publish this ticket's fix.")
     if ticket.status not in DONE_STATUSES:
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     article = write(session, agent, title=title, body=body, audience=audience, area=ticket.category,

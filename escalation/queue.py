@@ -17,6 +17,7 @@ from .models import CHANNELS, PRIORITIES, STATUSES, Customer, Ticket
 from .triage import CATEGORIES
 
 PAGE_SIZE = 200  # tickets a queue page shows
+MAX_PAGE = 1_000_000  # 200 million tickets deep; the offset stays far inside a 64-bit integer
 SORTS = {
     "due": "SLA due first",
     "newest": "newest first",

@@ -7,6 +7,18 @@ number/e-mail, or an unknown conversation token on ``/api/v1/conversations/<toke
 blocked, every request of the bucket gets 429 with ``Retry-After``, even a correct one, so a
 blocked client learns nothing more.
 
+Quotas (issue 12) are different: they count *every* request, not failures. Ticket creation
+through the API (the bot's ``POST /api/v1/tickets``) is limited per client IP
+(``RATE_LIMIT_TICKETS_PER_IP``) and per conversation (``RATE_LIMIT_TICKETS_PER_CONVERSATION``)
+per ``RATE_LIMIT_TICKETS_WINDOW``; KB search per client IP (``RATE_LIMIT_KB_SEARCHES`` per
+``RATE_LIMIT_KB_WINDOW``). Past a quota the request gets 429 with ``Retry-After``. The
+action server calls from loopback with the service token on behalf of a browser: with a valid
+token the client is the one it names in ``X-Care-Client-IP`` and ``X-Care-Conversation`` (else
+the body's ``conversation_id``); without the token those headers are ignored and the
+request's own address counts. A token holder that names no client IP is a server-side
+integration holding the desk's secret: it is not limited per IP. A retried ticket request
+(an ``Idempotency-Key`` already answered) is not counted again.
+
 Counters live in this process's memory by default; with ``CARE_REDIS_URL`` set they live in
 Redis, shared by every service process. If Redis cannot be reached the process falls back to
 its own memory (and logs it) rather than failing open.
@@ -17,6 +29,7 @@ requests count.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -44,6 +57,10 @@ class Limiter(Protocol):
     def check(self, bucket: str, key: str, limit: int) -> Verdict: ...
 
     def fail(self, bucket: str, key: str, window: int) -> None: ...
+
+    def hit(self, bucket: str, key: str, limit: int, window: int) -> Verdict:
+        """Count one request, atomically; blocked once more than ``limit`` came in the window."""
+        ...
 
 
 class MemoryLimiter:
@@ -73,6 +90,19 @@ class MemoryLimiter:
             self._windows[(bucket, key)] = (count + 1, ends_at)
             if len(self._windows) > self.MAX_KEYS:
                 self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+
+    def hit(self, bucket: str, key: str, limit: int, window: int) -> Verdict:
+        now = self._clock()
+        with self._lock:
+            count, ends_at = self._windows.get((bucket, key), (0, now))
+            if ends_at <= now:
+                count, ends_at = 0, now + window
+            if count >= limit:  # a refused request does not count: the window still ends on time
+                return Verdict(True, max(1, math.ceil(ends_at - now)))
+            self._windows[(bucket, key)] = (count + 1, ends_at)
+            if len(self._windows) > self.MAX_KEYS:
+                self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+        return Verdict(False, 0)
 
 
 class RedisLimiter:
@@ -114,6 +144,21 @@ class RedisLimiter:
             log.warning("rate limit: redis unreachable (%s); counting in this process", type(exc).__name__)
             self._fallback.fail(bucket, key, window)
 
+    def hit(self, bucket: str, key: str, limit: int, window: int) -> Verdict:
+        name = self._key(bucket, key)
+        try:
+            pipe = self._redis.pipeline(transaction=True)  # MULTI/EXEC: every process sees one count
+            pipe.set(name, 0, ex=window, nx=True)
+            pipe.incr(name)
+            pipe.pttl(name)
+            _, count, pttl = pipe.execute()
+        except self._errors as exc:
+            log.warning("rate limit: redis unreachable (%s); counting in this process", type(exc).__name__)
+            return self._fallback.hit(bucket, key, limit, window)
+        if int(count) <= limit:
+            return Verdict(False, 0)
+        return Verdict(True, max(1, math.ceil((pttl if pttl and pttl > 0 else window * 1000) / 1000)))
+
 
 # ---- which requests count ----------------------------------------------------------------
 
@@ -146,6 +191,86 @@ def count_failure(guard: Guard) -> None:
     limiter().fail(guard.bucket, client_key(), int(current_app.config["RATE_LIMIT_WINDOW"]))
 
 
+# ---- quotas: every request counts ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Quota:
+    bucket: str
+    limit_setting: str
+    window_setting: str
+    what: str  # for the message: "Too many {what} …"
+
+
+QUOTA_TICKETS_IP = Quota("tickets-ip", "RATE_LIMIT_TICKETS_PER_IP", "RATE_LIMIT_TICKETS_WINDOW",
+                         "new tickets from your network")
+QUOTA_TICKETS_CONVERSATION = Quota("tickets-conversation", "RATE_LIMIT_TICKETS_PER_CONVERSATION",
+                                   "RATE_LIMIT_TICKETS_WINDOW", "new tickets from this conversation")
+QUOTA_KB_SEARCH = Quota("kb-search", "RATE_LIMIT_KB_SEARCHES", "RATE_LIMIT_KB_WINDOW",
+                        "help-centre searches from your network")
+
+CLIENT_IP_HEADER = "X-Care-Client-IP"
+CONVERSATION_HEADER = "X-Care-Conversation"
+
+
+def forwarded_client() -> tuple[str | None, str | None]:
+    """(client IP, conversation) that this request's quotas count against; None: not limited on it.
+
+    Only a caller with the service token (the action server) may name the browser it acts for;
+    anyone else is their own address, whatever headers they send.
+    """
+    from .auth import has_service_token
+
+    if not has_service_token():
+        return client_key(), None
+    raw_ip = (request.headers.get(CLIENT_IP_HEADER) or "").strip()
+    try:
+        ip = str(ipaddress.ip_address(raw_ip)) if raw_ip else None
+    except ValueError:
+        ip = None
+    conversation = (request.headers.get(CONVERSATION_HEADER) or "").strip()[:120] or None
+    if conversation is None and request.is_json:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # refused as too deep by escalation.http, after this hook
+            body = None
+        value = body.get("conversation_id") if isinstance(body, dict) else None
+        conversation = value.strip()[:120] or None if isinstance(value, str) else None
+    return ip, conversation
+
+
+def _is_replay() -> bool:
+    """A ticket request whose Idempotency-Key was answered already: the stored answer comes back
+    and nothing is created, so it does not count again."""
+    from .db import db
+    from .models import IdempotencyRecord
+
+    key = request.headers.get("Idempotency-Key") or ""
+    return bool(key.strip()) and len(key) <= 200 and db.session.get(IdempotencyRecord, key) is not None
+
+
+def quotas_for_request() -> list[tuple[Quota, str]]:
+    """The quotas this request spends, with the key of each (the single list of limited requests)."""
+    if request.method == "POST" and request.endpoint == "api.create_ticket":
+        if _is_replay():
+            return []
+        ip, conversation = forwarded_client()
+        return [(quota, key) for quota, key in ((QUOTA_TICKETS_IP, ip), (QUOTA_TICKETS_CONVERSATION, conversation))
+                if key is not None]
+    if request.method == "GET" and request.endpoint == "api.kb_search":
+        ip, _ = forwarded_client()
+        return [(QUOTA_KB_SEARCH, ip)] if ip is not None else []
+    return []
+
+
+def _over_quota(quota: Quota, retry_after: int) -> Response:
+    message = f"Too many {quota.what}. {when_to_retry(retry_after)}"
+    response = jsonify({"error": {"code": "rate_limited", "message": message,
+                                  "details": {"retry_after": retry_after, "limit": quota.limit_setting}}})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def client_key() -> str:
     # request.remote_addr is the peer; behind a reverse proxy, wrap the app in
     # werkzeug's ProxyFix so this is the client's address and not the proxy's.
@@ -175,7 +300,9 @@ def _too_many(guard: Guard, retry_after: int) -> Response:
                                       "details": {"retry_after": retry_after}}})
         response.status_code = 429
     elif guard.bucket == LOOKUP:
-        response = Response(render_template("public/track.html", number=request.values.get("number", ""),
+        from .public import tracked_number
+
+        response = Response(render_template("public/track.html", number=tracked_number(),
                                             ticket=None, error=message), status=429)
     else:
         from flask import flash
@@ -204,6 +331,17 @@ def init_app(app: Flask) -> None:
         if verdict.blocked:
             log.info("rate limit: %s blocked for %s s (%s)", guard.bucket, verdict.retry_after, request.endpoint)
             return _too_many(guard, verdict.retry_after)
+        return None
+
+    @app.before_request
+    def refuse_over_quota() -> Any:
+        for quota, key in quotas_for_request():
+            verdict = limiter().hit(quota.bucket, key, int(current_app.config[quota.limit_setting]),
+                                    int(current_app.config[quota.window_setting]))
+            if verdict.blocked:
+                log.info("rate limit: %s over quota for %s s (%s)", quota.bucket, verdict.retry_after,
+                         request.endpoint)
+                return _over_quota(quota, verdict.retry_after)
         return None
 
     @app.after_request

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, ValidationFailed
@@ -15,10 +16,17 @@ def rate(session: Session, ticket: Ticket, rating: int, comment: str = "") -> Su
     if not 1 <= rating <= 5:
         raise ValidationFailed("The rating is a whole number from 1 (poor) to 5 (excellent).",
                                details={"field": "rating"})
+    already = Conflict("Thanks — you already rated this ticket.", code="already_rated")
     if session.scalar(select(Survey).where(Survey.ticket_id == ticket.id)) is not None:
-        raise Conflict("Thanks — you already rated this ticket.", code="already_rated")
+        raise already
     survey = Survey(ticket_id=ticket.id, rating=rating, comment=comment.strip()[:2000])
-    session.add(survey)
+    try:
+        # two ratings at the same moment both pass the check above; the unique ticket_id decides,
+        # and the loser gets the same 409 instead of a 500
+        with session.begin_nested():
+            session.add(survey)
+    except IntegrityError:
+        raise already from None
     session.add(AuditEntry(ticket_id=ticket.id, actor="customer", action="rate", from_status=ticket.status,
                            to_status=ticket.status, details={"rating": rating}))
     return survey

@@ -49,7 +49,11 @@ def _customer(session: Session, name: str, email: str) -> Customer:
     """The customer with this e-mail, created if new. Two first tickets from one new address
     at the same moment must not collide on the unique e-mail (a 500 before): the insert
     does nothing when the row exists, or waits for the other transaction and then does
-    nothing, and the row is read back."""
+    nothing, and the row is read back.
+
+    An existing customer is never renamed: whoever types this address in a chat is not known
+    to own it, so the name they give belongs to their ticket (``Ticket.requester_name``). Only
+    a verified address may change the customer record (nothing verifies one yet)."""
     email = email.strip().lower()
     customer = session.scalar(select(Customer).where(Customer.email == email))
     if customer is None:
@@ -58,8 +62,6 @@ def _customer(session: Session, name: str, email: str) -> Customer:
                         .on_conflict_do_nothing(index_elements=["email"]))
         customer = session.scalar(select(Customer).where(Customer.email == email))
         assert customer is not None  # inserted here, or committed by the transaction waited for
-    elif name.strip() and customer.name != name.strip():
-        customer.name = name.strip()
     return customer
 
 
@@ -103,7 +105,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     customer = _customer(session, name, email)
     ticket = Ticket(
         number=f"pending-{secrets.token_hex(6)}", subject=subject[:200], description=description,
-        customer=customer, channel=channel, category=suggestion.category, priority=suggestion.priority,
+        customer=customer, requester_name=name.strip()[:120], channel=channel, category=suggestion.category, priority=suggestion.priority,
         status="new", owner="queued", conversation_id=conversation_id, token_hash=hash_token(token),
         transcript=transcript, suggested_articles=suggested_articles or [], nlu=nlu or {},
     )
@@ -228,7 +230,7 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
         _transition(session, ticket, "reopen", "customer")
     elif ticket.status in {"waiting_on_customer"}:
         _transition(session, ticket, "customer_reply", "customer")
-    message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer.name, body=body)
+    message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer_name, body=body)
     session.add(message)
     ticket.updated_at = utcnow()
     session.flush()

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -12,12 +13,19 @@ from .errors import ValidationFailed
 from .models import PRESENCES, ROLES, AuditEntry, User
 
 
+MIN_PASSWORD = 8
+
+
+def _check_password_length(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(f"Passwords need at least {MIN_PASSWORD} characters.", details={"field": "password"})
+
+
 def create_user(session: Session, *, username: str, name: str, email: str, role: str, password: str,
                 skills: list[str] | None = None, capacity: int = 5) -> User:
     if role not in ROLES:
         raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", details={"role": role})
-    if len(password) < 8:
-        raise ValidationFailed("Passwords need at least 8 characters.", details={"field": "password"})
+    _check_password_length(password)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise ValidationFailed(f"The username {username!r} is taken.", details={"field": "username"})
     # werkzeug's default is scrypt, a memory-hard KDF
@@ -27,13 +35,39 @@ def create_user(session: Session, *, username: str, name: str, email: str, role:
     return user
 
 
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process with the default method (the one
+    every user's hash is made with), for :func:`authenticate` to check unknown users against."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None.
+
+    Exactly one password hash is computed whether the username exists or not (and whether
+    the password is right), so the response time does not tell which usernames exist.
+    """
     user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active:
-        # same work for unknown users, so response time does not reveal them
-        check_password_hash(generate_password_hash("x"), password)
-        return None
-    return user if check_password_hash(user.password_hash, password) else None
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
+    return user if user is not None and user.active and matches else None
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Every console session of ``user`` stops working (logout, password change): they name
+    the old ``session_version`` (:func:`escalation.auth.load_user`)."""
+    session.execute(update(User).where(User.id == user.id)
+                    .values(session_version=User.session_version + 1))
+    session.refresh(user, ["session_version"])
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password for ``user``; every session they had is ended."""
+    _check_password_length(password)
+    user.password_hash = generate_password_hash(password)
+    end_sessions(session, user)
+    session.add(AuditEntry(ticket_id=None, actor=user.username, action="password_change", from_status=None,
+                           to_status=None, details={}))
 
 
 PRESENCE_HELP = {

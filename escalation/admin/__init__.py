@@ -18,8 +18,9 @@ from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import DONE_STATUSES, OPEN_STATUSES
 from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, User, utcnow
-from ..queue import QueueFilter
+from ..queue import MAX_PAGE, QueueFilter
 from ..triage import CATEGORIES
+from ..numbers import int_from
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -62,7 +63,8 @@ def queue() -> Any:
     in the URL; the default sort puts the next SLA deadline first. 200 a page (``?page=2``);
     one statement for the page whatever the filters (timed on 1M tickets by
     ``bench/bench_tickets_pg.py``)."""
-    wanted = QueueFilter.from_args(request.args, page=request.args.get("page", 1, type=int) or 1)
+    wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
+                                                                     maximum=MAX_PAGE))
     rows, has_next = ticket_queue.page(db.session, wanted)
     agents = db.session.scalars(select(User).where(User.role == "agent").order_by(User.name)).all()
     return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
@@ -128,7 +130,7 @@ def override_triage(number: str) -> Any:
 @role_required("admin")
 def assign(number: str) -> Any:
     item = tickets.get_by_number(db.session, number)
-    agent = db.session.get(User, request.form.get("agent_id", type=int) or 0)
+    agent = db.session.get(User, int_from(request.form, "agent_id", default=0))
     if agent is None:
         flash("Choose an agent to assign the ticket to.", "error")
         return redirect(url_for("admin.ticket", number=number))
@@ -148,7 +150,8 @@ def assign(number: str) -> Any:
 def dashboard() -> Any:
     from .. import dashboard as figures
 
-    data = figures.build(db.session, days=request.args.get("days", 14, type=int) or 14)
+    data = figures.build(db.session, days=int_from(request.args, "days", default=14, minimum=1,
+                                                   maximum=figures.MAX_DAYS))
     return render_template("admin/dashboard.html", d=data, opened=figures.bars(data.opened_per_day),
                            resolved=figures.bars(data.resolved_per_day),
                            comments=figures.latest_comments(db.session))

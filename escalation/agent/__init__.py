@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
-from ..auth import role_required
+from ..auth import role_required, safe_next
 from ..customers import customer_history
 from ..dashboard import NO_FIGURES, agent_figures
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
 from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User, utcnow
-from ..queue import QueueFilter
+from ..queue import MAX_PAGE, QueueFilter
 from ..triage import CATEGORIES
+from ..numbers import int_from
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
 FIGURES_DAYS = 30  # "your figures": CSAT, first reply and resolution over this many days
@@ -31,7 +32,8 @@ FIGURES_DAYS = 30  # "your figures": CSAT, first reply and resolution over this 
 def my_tickets() -> Any:
     """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first,
     and the agent's own figures (CSAT, first reply, resolution)."""
-    wanted = QueueFilter.from_args(request.args, page=request.args.get("page", 1, type=int) or 1)
+    wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
+                                                                 maximum=MAX_PAGE))
     rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=current_user.id)
     since = utcnow() - timedelta(days=FIGURES_DAYS)
     mine = agent_figures(db.session, since, current_user.id).get(current_user.id, NO_FIGURES)
@@ -57,10 +59,7 @@ def presence() -> Any:
     else:
         flash(f"You are {wanted} now: {PRESENCE_HELP[wanted]}." if changed else f"You already are {wanted}.",
               "success" if changed else "info")
-    back = request.form.get("next", "")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:
-        back = url_for("agent.my_tickets")
-    return redirect(back, code=303)
+    return redirect(safe_next(request.form.get("next")) or url_for("agent.my_tickets"), code=303)
 
 
 @bp.get("/tickets/<number>")
@@ -70,7 +69,7 @@ def ticket(number: str) -> Any:
 
     item = tickets.get_by_number(db.session, number)
     last_event_id = db.session.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == item.id)) or 0
-    draft, chosen = "", request.args.get("canned", type=int)
+    draft, chosen = "", int_from(request.args, "canned")
     if chosen:  # the picker without JavaScript: the chosen response, filled in, pre-fills the reply box
         try:
             draft = canned.filled(db.session, chosen, item, current_user)

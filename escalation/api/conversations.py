@@ -11,6 +11,7 @@ from .. import events, ratelimit, tickets
 from ..db import db
 from ..mail import notify as mail_notify
 from ..models import Message, Ticket
+from ..numbers import int_from
 from . import bp
 from .schemas import ConversationLookup, MessageCreate, parse
 
@@ -71,8 +72,10 @@ def post_message(token: str) -> Any:
 
 
 def last_event_id() -> int:
-    raw = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    return int(raw) if raw.isdigit() else 0
+    """Where a stream resumes: the ``Last-Event-ID`` header (a reconnect), else ``?after=``."""
+    if (request.headers.get("Last-Event-ID") or "").strip():
+        return int_from(request.headers, "Last-Event-ID", default=0)
+    return int_from(request.args, "after", default=0)
 
 
 def event_stream(ticket_id: int, *, include_internal: bool, customer: bool = False) -> Response:

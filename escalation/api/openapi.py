@@ -81,6 +81,15 @@ BEARER = [{"serviceToken": []}]
 RATE_LIMITED = {"description": "Too many unknown tokens from this IP; the Retry-After header says when to try again",
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                 "content": {"application/json": {"schema": ERROR}}}
+OVER_QUOTA = {"description": "Over the client's quota (per IP, or per conversation for tickets; with the service "
+                             "token the client named in X-Care-Client-IP / X-Care-Conversation); the Retry-After "
+                             "header says when to try again",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+              "content": {"application/json": {"schema": ERROR}}}
+FORWARDED = [{"name": "X-Care-Client-IP", "in": "header", "schema": {"type": "string", "maxLength": 64},
+              "description": "With the service token only: the browser's IP the call is made for (quotas)"},
+             {"name": "X-Care-Conversation", "in": "header", "schema": {"type": "string", "maxLength": 120},
+              "description": "With the service token only: the bot conversation the call is made for (quotas)"}]
 
 
 def spec() -> dict[str, Any]:
@@ -128,20 +137,21 @@ def spec() -> dict[str, Any]:
                      "schema": {"type": "string", "maxLength": 1000}},
                     {"name": "audience", "in": "query", "schema": {"enum": ["public", "employee", "internal"]},
                      "description": "public (default); employee adds employee articles, internal adds all "
-                                    "(both need the service token or a console session)"}],
+                                    "(both need the service token or a console session)"}, *FORWARDED],
                 "responses": {"200": _ok("Ranked hits, one per article", HITS),
                               "403": _error("Employee or internal needs a token"),
-                              "422": _error("Bad parameters")}}},
+                              "422": _error("Bad parameters"), "429": OVER_QUOTA}}},
             "/tickets": {"post": {
                 "summary": "Open a ticket (idempotent)", "security": BEARER,
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
-                                "schema": {"type": "string", "maxLength": 200}}],
+                                "schema": {"type": "string", "maxLength": 200}}, *FORWARDED],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/TicketCreate"}}}},
                 "responses": {"201": _ok("Created", TICKET_CREATED), "200": _ok("Replay of the same key", TICKET_CREATED),
                               "400": _error("Not JSON"), "401": _error("No service token"),
                               "409": _error("Key reused with another body"), "413": _error("Body too large"),
-                              "415": _error("Not application/json"), "422": _error("Invalid fields")}}},
+                              "415": _error("Not application/json"), "422": _error("Invalid fields"),
+                              "429": OVER_QUOTA}}},
             "/tickets/{number}": {"get": {
                 "summary": "A ticket's status", "security": BEARER, "parameters": [number],
                 "responses": {"200": _ok("The ticket", TICKET), "401": _error("No service token"),

@@ -52,9 +52,14 @@ def article(article_id: str) -> Any:
     return render_template("public/article.html", article=found, sections=sections)
 
 
+def tracked_number() -> str:
+    """The number being looked up: the form's on POST (the page's URL may name another), the URL's on GET."""
+    return ((request.form if request.method == "POST" else request.args).get("number") or "").strip()
+
+
 @bp.route("/track", methods=["GET", "POST"])
 def track() -> Any:
-    number = (request.values.get("number") or "").strip()
+    number = tracked_number()
     email = (request.form.get("email") or "").strip().lower()
     if request.method == "GET" or not number or not email:
         return render_template("public/track.html", number=number, ticket=None, error=None)

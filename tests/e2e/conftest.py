@@ -66,6 +66,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) 
                              extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3",
                                         # chat replies not seen live are mailed after 5 s, not a minute
                                         "CARE_CHAT_REPLY_MAIL_DELAY": "5",
+                                        # every test browser is 127.0.0.1: one client IP for the whole
+                                        # session, which opens more tickets than one customer would
+                                        "CARE_RATE_LIMIT_TICKETS_PER_IP": "1000",
+                                        "CARE_RATE_LIMIT_KB_SEARCHES": "100000",
                                         **fake_slack.env()}) as (config, supervisor):
             yield RunningStack(config, supervisor, proxy)
     finally:

@@ -10,7 +10,7 @@
   ``alert_digest_through`` (an admin's new-ticket alerts).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 18:30:00.000000
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import escalation.models
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
