@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .admin import bp as admin_bp
     from .agent import bp as agent_bp
     from .api import bp as api_bp
+    from .portal import bp as portal_bp
     from .public import bp as public_bp
 
     auth.init_app(app)
@@ -48,4 +49,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(portal_bp)
     return app

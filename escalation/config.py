@@ -82,6 +82,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed ticket lookups (`POST /track`, unknown conversation tokens) per IP per window before 429."),
     Setting("RATE_LIMIT_LOGINS", 10,
             "Failed console sign-ins per IP per window before 429."),
+    Setting("RATE_LIMIT_PORTAL_MAILS", 5,
+            "Customer-portal requests that send an e-mail (register, sign-in link, password reset) per IP "
+            "per window before 429."),
+    Setting("PORTAL_VERIFY_HOURS", 48,
+            "Hours a customer's e-mail verification link stays valid (it works once)."),
+    Setting("PORTAL_LINK_MINUTES", 30,
+            "Minutes a customer's sign-in, password-reset or erasure link stays valid (each works once)."),
     Setting("RATE_LIMIT_REDIS_PREFIX", "care:ratelimit:",
             "Key prefix of the rate-limit counters in Redis (used when `CARE_REDIS_URL` is set)."),
 )

@@ -20,7 +20,7 @@ PRESENCES = ("online", "away", "offline")
 STATUSES = ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved", "closed")
 OWNERS = ("bot", "queued", "agent")
 PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("web_chat", "email")
+CHANNELS = ("web_chat", "email", "web_form")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
 SLA_STATES = ("ok", "at_risk", "breached", "met")
 
@@ -111,6 +111,32 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CustomerAccount(Base):
+    """A customer's portal account: one per customer (so per e-mail address), with a password.
+
+    Until ``verified_at`` is set the account sees nothing. Tickets are not copied or linked
+    one by one: every ticket of the account's customer row (every channel, any browser, before
+    or after registering) is the account's. ``session_version`` is in the customer's session
+    cookie and checked on each request: signing out (or a password reset) increments it, so
+    every older cookie stops working. ``link_nonce`` is in every e-mailed link (verification,
+    sign-in, reset, erasure) and changes when one is used, so each link works once.
+    """
+
+    __tablename__ = "customer_accounts"
+    __table_args__ = (CheckConstraint("session_version >= 1", name="ck_customer_accounts_session_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    link_nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -127,6 +153,8 @@ class Ticket(Base):
         # the dashboard's per-period figures read only these: index-only scans on PostgreSQL
         Index("ix_tickets_created_at", "created_at",
               postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at"]),
+        # a customer's tickets, latest first: the portal's "My tickets" (migration 0011)
+        Index("ix_tickets_customer_id_updated_at", "customer_id", "updated_at"),
         _trigram("ix_tickets_number_trgm", "number"),
         _trigram("ix_tickets_subject_trgm", "subject"),
     )
@@ -135,7 +163,7 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     channel: Mapped[str] = mapped_column(String(16), default="web_chat")
     category: Mapped[str] = mapped_column(String(40), default="general")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
@@ -300,7 +328,7 @@ class SlaPolicy(Base):
     resolution_minutes: Mapped[int] = mapped_column(Integer)
 
 
-OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice")
+OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice", "account")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 

@@ -18,12 +18,12 @@ import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import (AuditEntry, BotOutcome, Customer, Message, OutboxMail, Survey, Ticket, TicketEvent,
-                     utcnow)
+from .models import (AuditEntry, BotOutcome, Customer, CustomerAccount, Message, OutboxMail, Survey, Ticket,
+                     TicketEvent, utcnow)
 from .tickets import hash_token
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
     data = {
         "customer": {"id": customer.id, "name": customer.name, "email": customer.email,
                      "created_at": _iso(customer.created_at), "erased": is_erased(customer)},
+        "portal_account": _account(session, customer),
         "tickets": [{
             "number": t.number, "subject": t.subject, "description": t.description, "channel": t.channel,
             "category": t.category, "priority": t.priority, "status": t.status, "owner": t.owner,
@@ -113,6 +114,14 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
                            details={"customer_id": customer.id, "tickets": [t.number for t in rows]}))
     log.info("GDPR export of customer %s by %s", customer.id, actor)
     return data
+
+
+def _account(session: Session, customer: Customer) -> dict[str, Any] | None:
+    account = session.scalar(select(CustomerAccount).where(CustomerAccount.customer_id == customer.id))
+    if account is None:
+        return None  # the password hash is never exported
+    return {"registered_at": _iso(account.created_at), "verified_at": _iso(account.verified_at),
+            "last_sign_in_at": _iso(account.last_sign_in_at)}
 
 
 def _scrub(value: Any, needles: list[str]) -> Any:
@@ -176,6 +185,8 @@ def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str
             mail.lease_owner, mail.lease_until = None, None
     customer.name = DELETED_NAME
     customer.email = placeholder
+    # the portal account goes too: no password hash, no sign-in for an erased person
+    session.execute(delete(CustomerAccount).where(CustomerAccount.customer_id == customer.id))
     now = utcnow()
     numbers = [t.number for t in rows]
     for ticket in rows:

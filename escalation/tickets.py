@@ -54,7 +54,7 @@ def _transition(session: Session, ticket: Ticket, action: str, actor: str, **det
     events.record(session, ticket, "status", {"status": target, "owner": ticket.owner, "action": action})
 
 
-def _customer(session: Session, name: str, email: str) -> Customer:
+def find_or_create_customer(session: Session, name: str, email: str) -> Customer:
     """The customer with this e-mail, created if new. Two first tickets from one new address
     at the same moment must not collide on the unique e-mail (a 500 before): the insert
     does nothing when the row exists, or waits for the other transaction and then does
@@ -91,7 +91,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
                                                            if t.get("sender") == "user")]))
     token = secrets.token_urlsafe(24)
-    customer = _customer(session, name, email)
+    customer = find_or_create_customer(session, name, email)
     ticket = Ticket(
         number=f"pending-{secrets.token_hex(6)}", subject=subject[:200], description=description,
         customer=customer, channel=channel, category=suggestion.category, priority=suggestion.priority,
@@ -216,7 +216,7 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
         raise Conflict("This ticket is closed. Start a new conversation to reach us again.",
                        code="ticket_closed")
     if ticket.status == "resolved":
-        _transition(session, ticket, "reopen", "customer")
+        _transition(session, ticket, _reopen_action(ticket), "customer")
     elif ticket.status in {"waiting_on_customer"}:
         _transition(session, ticket, "customer_reply", "customer")
     message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer.name, body=body)
@@ -238,6 +238,25 @@ def resolve(session: Session, ticket: Ticket, agent: User, resolution: str) -> N
     ticket.resolution = resolution
     ticket.resolved_at = utcnow()
     mail_notify.ticket_resolved(session, ticket)
+
+
+def _reopen_action(ticket: Ticket) -> str:
+    return "reopen" if ticket.assignee_id is not None else "requeue"
+
+
+def customer_resolve(session: Session, ticket: Ticket, actor: str = "customer") -> None:
+    """The customer says "this is solved" (the portal); the SLA clocks stop as on any resolve."""
+    _transition(session, ticket, "customer_resolve", actor)
+    ticket.resolution = ticket.resolution or "Solved, says the customer."
+    ticket.resolved_at = utcnow()
+
+
+def customer_reopen(session: Session, ticket: Ticket, actor: str = "customer") -> None:
+    """The customer says it is not solved after all: back to its agent, or to the queue."""
+    if ticket.status == "closed":
+        raise Conflict("This ticket is closed. Raise a new ticket to reach us again.", code="ticket_closed")
+    _transition(session, ticket, _reopen_action(ticket), actor)
+    ticket.resolved_at = None
 
 
 def close(session: Session, ticket: Ticket, actor: str) -> None:
