@@ -35,13 +35,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     events.init_app(app)
     app.extensions["care_db"].configure(info={"care_bus": app.extensions["care_bus"]})
 
-    from . import auth, cli, http
+    from . import attachments, auth, cli, http
     from .admin import bp as admin_bp
     from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .portal import bp as portal_bp
     from .public import bp as public_bp
 
+    attachments.init_app(app)
     auth.init_app(app)
     http.init_app(app)
     cli.init_app(app)

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from .attachments import discard
 from .errors import NotFound
-from .models import (AuditEntry, BotOutcome, Customer, CustomerAccount, Message, OutboxMail, Survey, Ticket,
-                     TicketEvent, utcnow)
+from .models import (Attachment, AuditEntry, BotOutcome, Customer, CustomerAccount, Message, OutboxMail, Survey,
+                     Ticket, TicketEvent, utcnow)
 from .tickets import hash_token
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,10 @@ def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str
             event.payload = _scrub(payload, needles)
         for survey in session.scalars(select(Survey).where(Survey.ticket_id.in_(ids))):
             survey.comment = ""
+        files = list(session.scalars(select(Attachment).where(Attachment.ticket_id.in_(ids))))
+        for row in files:  # the files of their tickets (theirs and the agents' replies to them)
+            session.delete(row)
+        discard([row.storage_key for row in files])
         for entry in session.scalars(select(AuditEntry).where(AuditEntry.ticket_id.in_(ids))):
             entry.details = _scrub(dict(entry.details or {}), needles)
     conversations = [t.conversation_id for t in rows if t.conversation_id]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import events, lifecycle, sla
+from . import attachments, events, lifecycle, sla
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .mail import notify as mail_notify
 from .models import PRIORITIES, AuditEntry, Customer, Message, Ticket, User, utcnow
@@ -187,7 +188,8 @@ def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:
     events.record(session, ticket, "agent_joined", {"agent": agent.name})
 
 
-def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False) -> Message:
+def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False,
+          uploads: Sequence[attachments.Upload] = ()) -> Message:
     body = body.strip()
     if not body:
         raise ValidationFailed("The reply is empty. Write something before sending.", details={"field": "body"})
@@ -202,13 +204,15 @@ def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal:
     message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id,
                       author_name=agent.name, body=body, internal=internal)
     session.add(message)
+    attachments.store(session, ticket, uploads, agent.username, message)
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message), public=not internal)
     mail_notify.agent_replied(session, ticket, message)
     return message
 
 
-def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
+def customer_message(session: Session, ticket: Ticket, body: str,
+                     uploads: Sequence[attachments.Upload] = ()) -> Message:
     body = body.strip()
     if not body:
         raise ValidationFailed("The message is empty.", details={"field": "body"})
@@ -221,6 +225,7 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
         _transition(session, ticket, "customer_reply", "customer")
     message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer.name, body=body)
     session.add(message)
+    attachments.store(session, ticket, uploads, f"customer:{ticket.customer_id}", message)
     ticket.updated_at = utcnow()
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message))

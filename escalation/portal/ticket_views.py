@@ -9,15 +9,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import surveys, tickets
+from .. import attachments, surveys, tickets
 from ..api.conversations import event_stream
 from ..db import db
 from ..errors import NotFound, ServiceError
 from ..lifecycle import OPEN_STATUSES
-from ..models import CustomerAccount, Ticket, TicketEvent
+from ..models import Attachment, CustomerAccount, Message, Ticket, TicketEvent
 from . import bp, current_customer, customer_required
 from .forms import ButtonForm, ReplyForm, SelfServedForm, TicketForm
 
@@ -87,7 +87,10 @@ def ticket(number: str) -> Any:
     item = own_ticket(number)
     last_event_id = db.session.scalar(select(func.max(TicketEvent.id))
                                       .where(TicketEvent.ticket_id == item.id)) or 0
-    return render_template("portal/ticket.html", ticket=item, state=ticket_state(item),
+    ticket_files = db.session.scalars(select(Attachment).where(Attachment.ticket_id == item.id,
+                                                               Attachment.message_id.is_(None))
+                                      .order_by(Attachment.id)).all()
+    return render_template("portal/ticket.html", ticket=item, state=ticket_state(item), ticket_files=ticket_files,
                            messages=tickets.public_messages(item), last_event_id=last_event_id,
                            reply_form=ReplyForm(), button=ButtonForm())
 
@@ -126,7 +129,12 @@ def reply(number: str) -> Any:
         own_ticket(number)
         flash("Write your reply before sending it.", "error")
         return redirect(url_for("portal.ticket", number=number), code=303)
-    return _act(number, lambda t: tickets.customer_message(db.session, t, form.body.data or ""), "Reply sent.")
+
+    def send(item: Ticket) -> None:
+        uploads = attachments.accept(request.files.getlist("attachments"), current_app.config)
+        tickets.customer_message(db.session, item, form.body.data or "", uploads)
+
+    return _act(number, send, "Reply sent.")
 
 
 @bp.post("/tickets/<number>/solved")
@@ -145,6 +153,19 @@ def reopen(number: str) -> Any:
                 "Reopened: the team sees it again.")
 
 
+@bp.get("/attachments/<int:attachment_id>")
+@customer_required
+def attachment(attachment_id: int) -> Any:
+    """A file of one of my tickets — never of another customer's, never of an internal note."""
+    row = db.session.scalar(select(Attachment).join(Ticket, Ticket.id == Attachment.ticket_id)
+                            .outerjoin(Message, Message.id == Attachment.message_id)
+                            .where(Attachment.id == attachment_id, Ticket.customer_id == me().customer_id,
+                                   (Message.id.is_(None)) | (Message.internal.is_(False))))
+    if row is None:
+        raise NotFound("You have no such attachment.", code="attachment_not_found")
+    return attachments.download(row)
+
+
 @bp.route("/tickets/new", methods=["GET", "POST"])
 @customer_required
 def new_ticket() -> Any:
@@ -152,12 +173,18 @@ def new_ticket() -> Any:
     if not form.validate_on_submit():
         return render_template("portal/new_ticket.html", form=form, served=SelfServedForm()), \
             422 if request.method == "POST" else 200
+    try:
+        uploads = attachments.accept(request.files.getlist("attachments"), current_app.config)
+    except ServiceError as exc:
+        return render_template("portal/new_ticket.html", form=form, served=SelfServedForm(),
+                               upload_error=exc.message), 422
     account = me()
     opened = tickets.open_ticket(db.session, name=account.customer.name, email=account.customer.email,
                                  subject=form.subject.data or "", description=form.description.data or "",
                                  channel="web_form", actor=f"customer:{account.customer_id}")
     if form.category.data and form.category.data != opened.ticket.category:
         opened.ticket.category = form.category.data  # the customer's own choice beats the triage guess
+    attachments.store(db.session, opened.ticket, uploads, f"customer:{account.customer_id}")
     db.session.commit()
     flash(f"Ticket {opened.ticket.number} is open. We will answer here and by e-mail.", "success")
     return redirect(url_for("portal.ticket", number=opened.ticket.number), code=303)

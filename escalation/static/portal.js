@@ -57,6 +57,23 @@
       item.appendChild(text("span", "author", m.author === "customer" ? "You" : m.author_name));
       item.appendChild(document.createTextNode(" "));
       item.appendChild(text("span", "body", m.body));
+      if (m.attachments && m.attachments.length) {
+        var files = document.createElement("ul");
+        files.className = "attachments";
+        files.setAttribute("data-testid", "attachments");
+        var base = root.getAttribute("data-attachment-url").replace(/0$/, "");
+        m.attachments.forEach(function (a) {
+          var li = document.createElement("li");
+          var link = document.createElement("a");
+          link.href = base + encodeURIComponent(String(Number(a.id)));
+          link.setAttribute("download", "");
+          link.setAttribute("data-testid", "attachment-link");
+          link.textContent = a.name;
+          li.appendChild(link);
+          files.appendChild(li);
+        });
+        item.appendChild(files);
+      }
       threadList().appendChild(item);
       refreshState();
     });

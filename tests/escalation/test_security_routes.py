@@ -20,7 +20,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from escalation import create_app
+from escalation import create_app, tickets
+from escalation.attachments import Upload
 from escalation.db import db
 from escalation.schema import upgrade
 from escalation.users import seed_demo_users
@@ -120,6 +121,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("agent.publish", "POST"): console(302, agent=302),
     ("agent.reply", "POST"): console(302, agent=302),
     ("agent.resolve", "POST"): console(302, agent=302),
+    ("agent.attachment", "GET"): console(200, agent=200),
     # API: health, spec and KB search are public
     ("api.health", "GET"): public(200),
     ("api.ready", "GET"): public(503),  # the test app never warms the KB up
@@ -171,6 +173,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("portal.new_ticket", "GET"): portal(200),
     ("portal.new_ticket", "POST"): portal(422),  # an empty form: the errors are shown
     ("portal.self_served", "POST"): portal(303),
+    ("portal.attachment", "GET"): portal(200),  # Laura's own file (IDOR: test_attachments.py)
     ("portal.privacy", "GET"): portal(200),
     ("portal.privacy_export", "POST"): portal(200),
     ("portal.privacy_erase", "POST"): portal(202),  # the confirmation link is e-mailed
@@ -219,8 +222,13 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
         response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
         db.session.commit()
     register(app, app.test_client())  # Laura's portal account (her address opened the ticket)
+    with app.app_context():  # a file she sent on her ticket
+        ticket = tickets.get_by_number(db.session, opened["number"])
+        attachment_id = tickets.customer_message(db.session, ticket, "a file", [
+            Upload("notes.txt", "text/plain", b"hello")]).attachments[0].id
+        db.session.commit()
     return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
-            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement"}
+            "article_id": "no-such-article", "attachment_id": attachment_id, "filename": "carechat.js", "name": "acknowledgement"}
 
 
 def caller(app: Flask, role: str) -> tuple[FlaskClient, dict[str, str]]:

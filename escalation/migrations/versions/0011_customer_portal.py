@@ -13,6 +13,7 @@
 - ``tickets (customer_id, updated_at)`` replaces ``tickets (customer_id)``: "My tickets",
   latest first, reads one customer's rows in order (``bench/bench_portal_pg.py``). Built
   ``CONCURRENTLY`` on PostgreSQL like 0008.
+- ``attachments``: files sent with messages (kept in ``ATTACHMENTS_DIR``, only the key here).
 - ``tickets.channel`` may be ``web_form``; ``outbox.kind`` may be ``account`` (verification,
   sign-in link, password reset, erasure confirmation).
 
@@ -73,6 +74,26 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('customer_id')
     )
+    op.create_table('attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('message_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('storage_key', sa.String(length=100), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=120), nullable=False),
+    sa.Column('created_at', escalation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('size >= 0', name='ck_attachments_size'),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('storage_key')
+    )
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.create_index('ix_attachments_ticket_id', ['ticket_id'], unique=False)
+        batch_op.create_index('ix_attachments_message_id', ['message_id'], unique=False)
     _lower_case_emails()
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_constraint('ck_tickets_channel', type_='check')
@@ -107,4 +128,5 @@ def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_constraint('ck_tickets_channel', type_='check')
         batch_op.create_check_constraint('ck_tickets_channel', OLD_CHANNELS)
+    op.drop_table('attachments')  # the files stay in the folder: remove it by hand if wanted
     op.drop_table('customer_accounts')
