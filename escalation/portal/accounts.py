@@ -114,10 +114,10 @@ def register(session: Session, *, name: str, email: str, password: str) -> Regis
     name = (name or "").strip()[:120]
     if not name:
         raise ValidationFailed("Tell us your name.", details={"field": "name"})
+    password_hash = generate_password_hash(password)  # always: the time taken tells nothing either
     account = find(session, email)
     if account is not None and account.verified_at is not None:
         return Registration(account, already_verified=True)
-    password_hash = generate_password_hash(password)
     if account is None:
         customer = find_or_create_customer(session, "", email)
         if not customer.name:

@@ -3,6 +3,13 @@
 (function () {
   "use strict";
 
+  function text(tag, className, value) {
+    var el = document.createElement(tag);
+    el.className = className;
+    el.textContent = value;
+    return el;
+  }
+
   // ---- a ticket page: the same event stream the widget reads (public events only) ----------
   var root = document.querySelector("[data-live-events]");
   var card = document.querySelector("[data-state-url]");
@@ -21,13 +28,6 @@
       var empty = root.querySelector("[data-testid=thread-empty]");
       if (empty) empty.replaceWith(list); else root.insertBefore(list, root.querySelector("form"));
       return list;
-    };
-
-    var text = function (tag, className, value) {
-      var el = document.createElement(tag);
-      el.className = className;
-      el.textContent = value;
-      return el;
     };
 
     var refreshState = function () {  // status, agent, first reply: asked for, never guessed

@@ -16,6 +16,7 @@ from careops.ephemeral import missing_build_outputs, temporary_stack
 from careops.processes import ROOT, StackConfig, free_port
 from careops.supervisor import Supervisor
 
+from ..escalation.mail_servers import SmtpServer
 from .fault_proxy import FaultProxy
 
 DEMO_PASSWORD = "e2e-demo-password"
@@ -33,7 +34,21 @@ class RunningStack:
 
 
 @pytest.fixture(scope="session")
-def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def live_smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback; the stack's worker sends every mail to it (the portal's
+    verification mail is read from here)."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def smtp_env(server: SmtpServer) -> dict[str, str]:
+    return {"CARE_SMTP_HOST": "127.0.0.1", "CARE_SMTP_PORT": str(server.port), "CARE_SMTP_SECURITY": "none"}
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory: pytest.TempPathFactory, live_smtp: SmtpServer) -> Iterator[RunningStack]:
     missing = missing_build_outputs()
     if missing:
         pytest.fail("; ".join(missing) + " (make test does it).")
@@ -43,7 +58,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
     supervisor = None
     try:
         with temporary_stack(base, demo_password=DEMO_PASSWORD, escalation_port=escalation_port,
-                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3"}) as (config, supervisor):
+                             extra_env={"CARE_API_URL": proxy.url, "CARE_API_TIMEOUT": "3",
+                                        **smtp_env(live_smtp)}) as (config, supervisor):
             yield RunningStack(config, supervisor, proxy)
     finally:
         proxy.stop()
