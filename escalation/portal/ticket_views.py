@@ -184,7 +184,9 @@ def new_ticket() -> Any:
                                  channel="web_form", actor=f"customer:{account.customer_id}")
     if form.category.data and form.category.data != opened.ticket.category:
         opened.ticket.category = form.category.data  # the customer's own choice beats the triage guess
-    attachments.store(db.session, opened.ticket, uploads, f"customer:{account.customer_id}")
+    # the description is also the thread's first message (as for an e-mail): agents read it there,
+    # and the files go with it
+    tickets.customer_message(db.session, opened.ticket, form.description.data or "", uploads)
     db.session.commit()
     flash(f"Ticket {opened.ticket.number} is open. We will answer here and by e-mail.", "success")
     return redirect(url_for("portal.ticket", number=opened.ticket.number), code=303)

@@ -192,7 +192,10 @@ def test_a_new_ticket_by_the_form_with_a_file(app, client, laura):
                            content_type="multipart/form-data")
     number = response.headers["Location"].rsplit("/", 1)[1]
     [row] = files_of(app, number)
-    assert row.message_id is None and "invoice.pdf" in client.get(f"/portal/tickets/{number}").get_data(as_text=True)
+    assert "invoice.pdf" in client.get(f"/portal/tickets/{number}").get_data(as_text=True)
+    with app.app_context():  # the description is the thread's first message, with the file
+        [message] = tickets.get_by_number(db.session, number).messages
+        assert (message.author_type, message.body, message.id) == ("customer", "See PDF", row.message_id)
 
 
 class MemoryStorage:
