@@ -33,6 +33,7 @@ DELETED_NAME = "Deleted customer"
 ERASED = "[erased]"
 ERASED_DOMAIN = "erased.invalid"  # .invalid never resolves: nothing can be mailed there
 TRANSCRIPT_KEEP = ("sender", "timestamp", "intent", "confidence")
+ACCOUNT_MAIL_BODY = "[a one-time link to the customer portal; not exported]"
 
 
 class CustomerRef(BaseModel):
@@ -107,7 +108,9 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         } for t in rows],
         "bot_outcomes": [{"conversation_id": o.conversation_id, "outcome": o.outcome, "question": o.question,
                           "article_id": o.article_id, "created_at": _iso(o.created_at)} for o in outcomes],
-        "emails": [{"kind": m.kind, "to": m.to_addr, "subject": m.subject, "body_text": m.body_text,
+        # an account mail's body is a one-time sign-in/reset link: never handed to anyone else
+        "emails": [{"kind": m.kind, "to": m.to_addr, "subject": m.subject,
+                    "body_text": ACCOUNT_MAIL_BODY if m.kind == "account" else m.body_text,
                     "status": m.status, "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
                    for m in _mails(session, customer, ids)],
     }

@@ -154,6 +154,8 @@ def test_download_my_data_and_erase_it_after_confirming_by_mail(app, client, lau
     data = export.get_json()
     assert data["customer"]["email"] == "laura@example.com" and data["portal_account"]["verified_at"]
     assert [t["number"] for t in data["tickets"]] == [laura]
+    account_mails = [m for m in data["emails"] if m["kind"] == "account"]
+    assert account_mails and all("/portal/" not in m["body_text"] for m in account_mails)  # no live links
     assert client.post("/portal/privacy/erase").status_code == 202
     link = last_link(app, "laura@example.com")
     assert link.startswith("/portal/privacy/erase/")
