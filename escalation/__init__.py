@@ -35,14 +35,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     events.init_app(app)
     app.extensions["care_db"].configure(info={"care_bus": app.extensions["care_bus"]})
 
-    from . import auth, cli, http
+    from . import attachments, auth, cli, http
     from .admin import bp as admin_bp
     from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .mail.links import bp as maillinks_bp
+    from .portal import bp as portal_bp
     from .public import bp as public_bp
     from .slack.interactivity import bp as slack_bp
 
+    attachments.init_app(app)
     auth.init_app(app)
     http.init_app(app)
     cli.init_app(app)
@@ -52,4 +54,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(maillinks_bp)
     app.register_blueprint(slack_bp)
+    app.register_blueprint(portal_bp)
     return app

@@ -104,6 +104,20 @@ SETTINGS: tuple[Setting, ...] = (
             "KB searches (`GET /api/v1/kb/search`) per client IP per KB window before 429 (fair use; "
             "a page suggesting articles while someone types stays well below)."),
     Setting("RATE_LIMIT_KB_WINDOW", 60, "Seconds of the KB search window, from a client's first search."),
+    Setting("RATE_LIMIT_PORTAL_MAILS", 5,
+            "Customer-portal requests that send an e-mail (register, sign-in link, password reset) per IP "
+            "per window before 429."),
+    Setting("PORTAL_VERIFY_HOURS", 48,
+            "Hours a customer's e-mail verification link stays valid (it works once)."),
+    Setting("PORTAL_LINK_MINUTES", 30,
+            "Minutes a customer's sign-in, password-reset or erasure link stays valid (each works once)."),
+    Setting("ATTACHMENTS_DIR", "{instance}/attachments",
+            "Folder attachments are stored in (outside the web root; only who may see the ticket can download)."),
+    Setting("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, "Largest attachment accepted, in bytes (each file)."),
+    Setting("ATTACHMENT_MAX_FILES", 5, "Most files attached to one message."),
+    Setting("ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
+            "Attachment types accepted (comma-separated; decided from the file's content, and the name's "
+            "extension must match). HTML and SVG are never accepted."),
     Setting("RATE_LIMIT_REDIS_PREFIX", "care:ratelimit:",
             "Key prefix of the rate-limit counters in Redis (used when `CARE_REDIS_URL` is set)."),
     Setting("SLACK_BOT_TOKEN", "",

@@ -133,7 +133,9 @@ def record(session: Session, ticket: Ticket, kind: str, payload: dict[str, Any],
 
 def message_payload(message: Message) -> dict[str, Any]:
     return {"id": message.id, "author": message.author_type, "author_name": message.author_name,
-            "body": message.body, "internal": message.internal, "created_at": message.created_at.isoformat()}
+            "body": message.body, "internal": message.internal, "created_at": message.created_at.isoformat(),
+            "attachments": [{"id": a.id, "name": a.filename, "size": a.size, "content_type": a.content_type}
+                            for a in message.attachments]}
 
 
 def _after_commit(session: Session) -> None:

@@ -15,6 +15,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, str | None]] = {
     "reply": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "waiting_on_customer", "agent"),
     "customer_reply": (frozenset({"waiting_on_customer", "in_progress"}), "in_progress", None),
     "reopen": (frozenset({"resolved"}), "in_progress", "agent"),
+    # the customer reopens a ticket no agent ever held: back to the queue, not to nobody
+    "requeue": (frozenset({"resolved"}), "new", "queued"),
+    # the customer says "this is solved" (the portal), whoever holds the ticket
+    "customer_resolve": (frozenset({"new", "assigned", "acknowledged", "in_progress", "waiting_on_customer"}),
+                         "resolved", "bot"),
     "resolve": (frozenset({"acknowledged", "in_progress", "waiting_on_customer"}), "resolved", "bot"),
     "close": (frozenset({"resolved"}), "closed", "bot"),
     # hand-offs: another agent takes over (and acknowledges anew), or the ticket goes back to the queue

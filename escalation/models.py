@@ -21,7 +21,7 @@ PRESENCES = ("online", "away", "offline")
 STATUSES = ("new", "assigned", "acknowledged", "in_progress", "waiting_on_customer", "resolved", "closed")
 OWNERS = ("bot", "queued", "agent")
 PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("web_chat", "email", "slack", "phone", "meeting", "walk_in")
+CHANNELS = ("web_chat", "email", "web_form", "slack", "phone", "meeting", "walk_in")
 # how a ticket staff raise on someone's behalf came in (escalation/admin/on_behalf.py)
 STAFF_CHANNELS = ("phone", "meeting", "slack", "walk_in", "email")
 AUTHOR_TYPES = ("customer", "agent", "bot", "system")
@@ -133,6 +133,32 @@ class Customer(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CustomerAccount(Base):
+    """A customer's portal account: one per customer (so per e-mail address), with a password.
+
+    Until ``verified_at`` is set the account sees nothing. Tickets are not copied or linked
+    one by one: every ticket of the account's customer row (every channel, any browser, before
+    or after registering) is the account's. ``session_version`` is in the customer's session
+    cookie and checked on each request: signing out (or a password reset) increments it, so
+    every older cookie stops working. ``link_nonce`` is in every e-mailed link (verification,
+    sign-in, reset, erasure) and changes when one is used, so each link works once.
+    """
+
+    __tablename__ = "customer_accounts"
+    __table_args__ = (CheckConstraint("session_version >= 1", name="ck_customer_accounts_session_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    link_nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -149,6 +175,8 @@ class Ticket(Base):
         # the dashboard's per-period figures read only these: index-only scans on PostgreSQL
         Index("ix_tickets_created_at", "created_at",
               postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at"]),
+        # a customer's tickets, latest first: the portal's "My tickets" (migration 0011)
+        Index("ix_tickets_customer_id_updated_at", "customer_id", "updated_at"),
         _trigram("ix_tickets_number_trgm", "number"),
         _trigram("ix_tickets_subject_trgm", "subject"),
         # a Slack thread's messages find their ticket (migration 0012)
@@ -159,7 +187,7 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     # the name the requester gave when opening this ticket (chat or e-mail From): it belongs to
     # this ticket only and never renames the customer; empty on tickets from before migration 0009
     requester_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
@@ -226,6 +254,29 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", order_by="Attachment.id",
+                                                         lazy="selectin")
+
+
+class Attachment(Base):
+    """A file sent with a message (or with a new ticket's description), stored outside the web
+    root behind :class:`escalation.attachments.Storage`; only its key is here."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (CheckConstraint("size >= 0", name="ck_attachments_size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message | None] = relationship(back_populates="attachments")
 
 
 class AuditEntry(Base):
@@ -359,7 +410,7 @@ class SlaPolicy(Base):
 
 
 OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice",
-                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest")
+                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest", "account")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 

@@ -18,12 +18,13 @@ import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from .attachments import discard
 from .errors import NotFound
-from .models import (AuditEntry, BotOutcome, Customer, Message, OutboxMail, Survey, Ticket, TicketEvent,
-                     utcnow)
+from .models import (Attachment, AuditEntry, BotOutcome, Customer, CustomerAccount, Message, OutboxMail, Survey,
+                     Ticket, TicketEvent, utcnow)
 from .tickets import hash_token
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ DELETED_NAME = "Deleted customer"
 ERASED = "[erased]"
 ERASED_DOMAIN = "erased.invalid"  # .invalid never resolves: nothing can be mailed there
 TRANSCRIPT_KEEP = ("sender", "timestamp", "intent", "confidence")
+ACCOUNT_MAIL_BODY = "[a one-time link to the customer portal; not exported]"
 
 
 class CustomerRef(BaseModel):
@@ -88,6 +90,7 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
     data = {
         "customer": {"id": customer.id, "name": customer.name, "email": customer.email,
                      "created_at": _iso(customer.created_at), "erased": is_erased(customer)},
+        "portal_account": _account(session, customer),
         "tickets": [{
             "number": t.number, "requester_name": t.requester_name, "subject": t.subject, "description": t.description, "channel": t.channel,
             "category": t.category, "priority": t.priority, "status": t.status, "owner": t.owner,
@@ -105,7 +108,9 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
         } for t in rows],
         "bot_outcomes": [{"conversation_id": o.conversation_id, "outcome": o.outcome, "question": o.question,
                           "article_id": o.article_id, "created_at": _iso(o.created_at)} for o in outcomes],
-        "emails": [{"kind": m.kind, "to": m.to_addr, "subject": m.subject, "body_text": m.body_text,
+        # an account mail's body is a one-time sign-in/reset link: never handed to anyone else
+        "emails": [{"kind": m.kind, "to": m.to_addr, "subject": m.subject,
+                    "body_text": ACCOUNT_MAIL_BODY if m.kind == "account" else m.body_text,
                     "status": m.status, "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
                    for m in _mails(session, customer, ids)],
     }
@@ -113,6 +118,14 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
                            details={"customer_id": customer.id, "tickets": [t.number for t in rows]}))
     log.info("GDPR export of customer %s by %s", customer.id, actor)
     return data
+
+
+def _account(session: Session, customer: Customer) -> dict[str, Any] | None:
+    account = session.scalar(select(CustomerAccount).where(CustomerAccount.customer_id == customer.id))
+    if account is None:
+        return None  # the password hash is never exported
+    return {"registered_at": _iso(account.created_at), "verified_at": _iso(account.verified_at),
+            "last_sign_in_at": _iso(account.last_sign_in_at)}
 
 
 def _scrub(value: Any, needles: list[str]) -> Any:
@@ -159,6 +172,10 @@ def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str
             event.payload = _scrub(payload, needles)
         for survey in session.scalars(select(Survey).where(Survey.ticket_id.in_(ids))):
             survey.comment = ""
+        files = list(session.scalars(select(Attachment).where(Attachment.ticket_id.in_(ids))))
+        for row in files:  # the files of their tickets (theirs and the agents' replies to them)
+            session.delete(row)
+        discard([row.storage_key for row in files])
         for entry in session.scalars(select(AuditEntry).where(AuditEntry.ticket_id.in_(ids))):
             entry.details = _scrub(dict(entry.details or {}), needles)
     conversations = [t.conversation_id for t in rows if t.conversation_id]
@@ -178,6 +195,8 @@ def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str
             mail.lease_owner, mail.lease_until = None, None
     customer.name = DELETED_NAME
     customer.email = placeholder
+    # the portal account goes too: no password hash, no sign-in for an erased person
+    session.execute(delete(CustomerAccount).where(CustomerAccount.customer_id == customer.id))
     now = utcnow()
     numbers = [t.number for t in rows]
     for ticket in rows:

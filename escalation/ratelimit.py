@@ -24,7 +24,7 @@ Redis, shared by every service process. If Redis cannot be reached the process f
 its own memory (and logs it) rather than failing open.
 
 The guard is wired by request endpoint in :func:`init_app` (called from ``escalation.http``), so
-the routes themselves stay unaware of it; ``GUARDED`` below is the one place that says which
+the routes themselves stay unaware of it; :func:`guard_for_request` below is the one place that says which
 requests count.
 """
 from __future__ import annotations
@@ -300,8 +300,6 @@ def _too_many(guard: Guard, retry_after: int) -> Response:
                                       "details": {"retry_after": retry_after}}})
         response.status_code = 429
     elif guard.bucket == LOOKUP:
-        from .public import tracked_number
-
         response = Response(render_template("public/track.html", number=tracked_number(),
                                             ticket=None, error=message), status=429)
     else:
@@ -350,3 +348,10 @@ def init_app(app: Flask) -> None:
         if guard is not None and response.status_code == guard.failure_status:
             count_failure(guard)
         return response
+
+
+def tracked_number() -> str:
+    """The ticket number being looked up on /track: the form's on POST (the page's URL may name
+    another), the URL's on GET. Here, not in the public blueprint, because the lookup guard
+    needs it too (and the public pages already build on this module)."""
+    return ((request.form if request.method == "POST" else request.args).get("number") or "").strip()

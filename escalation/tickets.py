@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from . import audit, claims, events, lifecycle, sla, transitions
+from . import attachments, audit, claims, events, lifecycle, sla, transitions
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .mail import notify as mail_notify
 from .models import PRIORITIES, Customer, Message, Ticket, User, utcnow
@@ -45,7 +46,7 @@ def _transition(session: Session, ticket: Ticket, action: str, actor: str, **det
     transitions.apply(session, ticket, action, actor, **details)
 
 
-def _customer(session: Session, name: str, email: str) -> Customer:
+def find_or_create_customer(session: Session, name: str, email: str) -> Customer:
     """The customer with this e-mail, created if new. Two first tickets from one new address
     at the same moment must not collide on the unique e-mail (a 500 before): the insert
     does nothing when the row exists, or waits for the other transaction and then does
@@ -102,7 +103,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
                                                            if t.get("sender") == "user")]))
     token = secrets.token_urlsafe(24)
-    customer = _customer(session, name, email)
+    customer = find_or_create_customer(session, name, email)
     ticket = Ticket(
         number=f"pending-{secrets.token_hex(6)}", subject=subject[:200], description=description,
         customer=customer, requester_name=name.strip()[:120], channel=channel, category=suggestion.category, priority=suggestion.priority,
@@ -193,7 +194,8 @@ def acknowledge(session: Session, ticket: Ticket, agent: User) -> None:
     events.record(session, ticket, "agent_joined", {"agent": agent.name})
 
 
-def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False) -> Message:
+def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal: bool = False,
+          uploads: Sequence[attachments.Upload] = ()) -> Message:
     body = body.strip()
     if not body:
         raise ValidationFailed("The reply is empty. Write something before sending.", details={"field": "body"})
@@ -208,13 +210,15 @@ def reply(session: Session, ticket: Ticket, agent: User, body: str, *, internal:
     message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id,
                       author_name=agent.name, body=body, internal=internal)
     session.add(message)
+    attachments.store(session, ticket, uploads, agent.username, message)
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message), public=not internal)
     mail_notify.agent_replied(session, ticket, message)
     return message
 
 
-def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
+def customer_message(session: Session, ticket: Ticket, body: str,
+                     uploads: Sequence[attachments.Upload] = ()) -> Message:
     body = body.strip()
     if not body:
         raise ValidationFailed("The message is empty.", details={"field": "body"})
@@ -227,11 +231,12 @@ def customer_message(session: Session, ticket: Ticket, body: str) -> Message:
                        code="ticket_closed")
     reopened = ticket.status == "resolved"
     if reopened:
-        _transition(session, ticket, "reopen", "customer")
+        _transition(session, ticket, _reopen_action(ticket), "customer")
     elif ticket.status in {"waiting_on_customer"}:
         _transition(session, ticket, "customer_reply", "customer")
     message = Message(ticket=ticket, author_type="customer", author_name=ticket.customer_name, body=body)
     session.add(message)
+    attachments.store(session, ticket, uploads, f"customer:{ticket.customer_id}", message)
     ticket.updated_at = utcnow()
     session.flush()
     events.record(session, ticket, "message", events.message_payload(message))
@@ -251,6 +256,25 @@ def resolve(session: Session, ticket: Ticket, agent: User, resolution: str) -> N
     ticket.resolution = resolution
     ticket.resolved_at = utcnow()
     mail_notify.ticket_resolved(session, ticket)
+
+
+def _reopen_action(ticket: Ticket) -> str:
+    return "reopen" if ticket.assignee_id is not None else "requeue"
+
+
+def customer_resolve(session: Session, ticket: Ticket, actor: str = "customer") -> None:
+    """The customer says "this is solved" (the portal); the SLA clocks stop as on any resolve."""
+    _transition(session, ticket, "customer_resolve", actor)
+    ticket.resolution = ticket.resolution or "Solved, says the customer."
+    ticket.resolved_at = utcnow()
+
+
+def customer_reopen(session: Session, ticket: Ticket, actor: str = "customer") -> None:
+    """The customer says it is not solved after all: back to its agent, or to the queue."""
+    if ticket.status == "closed":
+        raise Conflict("This ticket is closed. Raise a new ticket to reach us again.", code="ticket_closed")
+    _transition(session, ticket, _reopen_action(ticket), actor)
+    ticket.resolved_at = None
 
 
 def close(session: Session, ticket: Ticket, actor: str) -> None:

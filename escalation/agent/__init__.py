@@ -109,10 +109,16 @@ def acknowledge(number: str) -> Any:
 @bp.post("/tickets/<number>/reply")
 @role_required("agent", "admin")
 def reply(number: str) -> Any:
+    from flask import current_app
+
+    from .. import attachments
+
     internal = request.form.get("internal") == "1"
 
     def run(item: Ticket) -> str:
-        tickets.reply(db.session, item, current_user, request.form.get("body", ""), internal=internal)
+        uploads = attachments.accept(request.files.getlist("attachments"), current_app.config)
+        tickets.reply(db.session, item, current_user, request.form.get("body", ""), internal=internal,
+                      uploads=uploads)
         return "Internal note saved." if internal else "Reply sent to the customer."
     return _act(number, run)
 
@@ -211,6 +217,20 @@ def publish(number: str) -> Any:
     index_article(current_app._get_current_object(), article)  # type: ignore[attr-defined]
     flash(f"Published “{article.title}” to the knowledge base; the assistant can answer with it now.", "success")
     return redirect(url_for("agent.ticket", number=number))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@role_required("agent", "admin")
+def attachment(attachment_id: int) -> Any:
+    """A file of a ticket's thread, as a download (never shown inline)."""
+    from .. import attachments
+    from ..errors import NotFound
+    from ..models import Attachment
+
+    row = db.session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("There is no such attachment.", code="attachment_not_found")
+    return attachments.download(row)
 
 
 @bp.get("/kb")

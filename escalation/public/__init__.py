@@ -11,6 +11,7 @@ from ..api.health import health
 from ..db import db
 from ..errors import NotFound
 from ..kb import get_index, setting_path
+from ..ratelimit import tracked_number
 
 bp = Blueprint("public", __name__)
 
@@ -50,11 +51,6 @@ def article(article_id: str) -> Any:
 
     sections = [(heading, anchor(heading), plain(text)) for heading, text in article_sections(found)]
     return render_template("public/article.html", article=found, sections=sections)
-
-
-def tracked_number() -> str:
-    """The number being looked up: the form's on POST (the page's URL may name another), the URL's on GET."""
-    return ((request.form if request.method == "POST" else request.args).get("number") or "").strip()
 
 
 @bp.route("/track", methods=["GET", "POST"])

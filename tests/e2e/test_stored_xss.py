@@ -359,3 +359,86 @@ def test_stored_payloads_are_inert_text_in_every_view(live_stack: RunningStack, 
         assert_inert(admin, "dashboard after the survey", [A_SUBJECT], text_of=top)
         admin.goto(f"{base}/admin/tickets/{a}")
         assert_inert(admin, f"admin ticket {a} at the end", [A_SUBJECT, A_NAME, LIVE, AGENT_QUOTE, *ALL])
+
+
+# ---- the customer portal: pages, attachment names, uploaded HTML/SVG (issue 14) ----------------
+
+P_NAME = f"Pia {IMG} {TPL}"
+P_SUBJECT = f"portal {SCRIPT} {SVG} {TPL}"
+P_FORM_SUBJECT = f"form {IMG} {SCRIPT} {TPL}"
+P_DESCRIPTION = f"described {SVG} {JS_LINK} {TPL}"
+P_FILE = f"{IMG}{SVG}.txt"  # a file name is customer (or agent) text too
+P_AGENT_FILE = f"agent {IMG} {TPL}.txt"  # no "/": a file name never has one (a path would lose its folders)
+
+
+def test_portal_pages_attachment_names_and_uploaded_html_are_inert(live_stack: RunningStack, browser) -> None:
+    from .test_portal_journey import mail_link
+
+    base = live_stack.api_url
+    address = f"pia.xss.{RUN}@example.com"
+    chat = api(live_stack, "POST", "/api/v1/tickets", {
+        "name": P_NAME, "email": address, "channel": "web_chat", "subject": P_SUBJECT,
+        "conversation_id": f"pxss-{RUN}",
+        "transcript": [{"sender": "user", "text": f"first {SCRIPT}"}, {"sender": "user", "text": IMG}]},
+        service=True)["number"]
+
+    with separate_people(browser, 3, DESKTOP) as pages:
+        customer, agent, admin = (Watched(page) for page in pages)
+        page = customer.page
+        response = customer.goto(f"{base}/portal/register")
+        assert_csp(response, "portal register")
+        page.get_by_label("Your name").fill(P_NAME)
+        page.get_by_label("E-mail address").fill(address)
+        page.get_by_label("Password (at least 10 characters)").fill("pia-portal-pass-1")
+        page.get_by_test_id("portal-submit").click()
+        customer.goto(base + mail_link(live_stack, address, "/portal/verify/"))
+        page.get_by_test_id("portal-submit").click()
+        expect(page.get_by_test_id("portal-tickets")).to_contain_text(chat)
+        assert_inert(customer, "portal My tickets", [P_SUBJECT, "Pia"])
+
+        # an HTML file and an SVG are refused, whatever they are called; the refusal is text
+        response = customer.goto(f"{base}/portal/tickets/new")
+        assert_csp(response, "portal new ticket")
+        page.get_by_test_id("new-ticket-subject").fill(P_FORM_SUBJECT)
+        page.get_by_test_id("new-ticket-description").fill(P_DESCRIPTION)
+        for name, mime, data in ((f"{SVG}.svg", "image/svg+xml", b'<svg onload="window.__xss=1"/>'),
+                                 (f"{IMG}.html", "text/html", b"<script>window.__xss=1</script>"),
+                                 (f"{IMG}.png", "image/png", b"<script>window.__xss=1</script>")):
+            page.get_by_test_id("attachments-input").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+            page.get_by_test_id("new-ticket-submit").click()
+            expect(page.get_by_role("alert")).to_contain_text("cannot be attached")
+            assert_inert(customer, f"portal refused upload {name}", [name], text_of="[role=alert]")
+        # HTML inside a .txt is text: accepted, and only ever downloaded
+        page.get_by_test_id("attachments-input").set_input_files(
+            {"name": P_FILE, "mimeType": "text/html", "buffer": b"<!doctype html><script>window.__xss=1</script>"})
+        page.get_by_test_id("new-ticket-submit").click()
+        expect(page.get_by_role("status").first).to_contain_text("is open")
+        form = page.url.rsplit("/", 1)[1]
+        expect(page.get_by_test_id("live-status")).to_have_text("Live", timeout=TIMEOUT)
+        assert_inert(customer, "portal ticket (form)", [P_FORM_SUBJECT, P_DESCRIPTION, P_FILE])
+        href = page.get_by_test_id("attachment-link").first.get_attribute("href")
+        served = page.request.get(base + href)
+        assert served.headers["content-disposition"].startswith("attachment")
+        assert served.headers["x-content-type-options"] == "nosniff" and "sandbox" in served.headers[
+            "content-security-policy"]
+        assert served.headers["content-type"].startswith("text/plain")
+
+        # the agent's file name arrives live on the portal page, as text
+        login(agent.page, live_stack, "tim")
+        login(admin.page, live_stack, "kim")
+        assign_to_tim(admin, live_stack, form)
+        agent.goto(f"{base}/agent/tickets/{form}")
+        assert_inert(agent, f"agent ticket {form} (portal form)", [P_FORM_SUBJECT, P_DESCRIPTION])
+        agent.page.get_by_test_id("reply-body").fill(f"reply {SVG} {TPL}")
+        agent.page.get_by_test_id("reply-attachments").set_input_files(
+            {"name": P_AGENT_FILE, "mimeType": "text/plain", "buffer": b"steps"})
+        agent.page.get_by_test_id("reply-send").click()
+        expect(agent.page.get_by_test_id("attachment-link").last).to_have_text(P_AGENT_FILE)
+        assert_inert(agent, "agent ticket with the attachment", [P_AGENT_FILE])
+        expect(page.get_by_test_id("thread")).to_contain_text(P_AGENT_FILE, timeout=TIMEOUT)
+        assert_inert(customer, "portal ticket with the live attachment", [P_AGENT_FILE, f"reply {SVG} {TPL}"])
+        customer.goto(f"{base}/portal/tickets/{chat}")
+        assert_inert(customer, "portal ticket (chat)", [P_SUBJECT, f"first {SCRIPT}", IMG])
+        customer.goto(f"{base}/portal/tickets?status=all")
+        assert_inert(customer, "portal My tickets (all)", [P_SUBJECT, P_FORM_SUBJECT])
+        assert customer.errors == [] and agent.errors == []

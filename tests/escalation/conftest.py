@@ -20,8 +20,9 @@ SERVICE_TOKEN = "test-service-token"
 DEMO_PASSWORD = "demo-password-1"
 
 
-def make_app(database_url: str) -> Flask:
+def make_app(database_url: str, attachments_dir: Path | None = None) -> Flask:
     app = create_app({
+        **({"ATTACHMENTS_DIR": str(attachments_dir)} if attachments_dir else {}),
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SERVICE_TOKEN": SERVICE_TOKEN,
@@ -42,7 +43,7 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     or with CARE_TEST_DB=postgresql, else SQLite)."""
     postgres = True if request.node.get_closest_marker("postgres") else None
     with test_database(tmp_path, postgres) as url:
-        app = make_app(url)
+        app = make_app(url, tmp_path / "attachments")  # never the instance folder of the checkout
         yield app
         app.extensions["care_engine"].dispose()
 

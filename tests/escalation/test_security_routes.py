@@ -2,8 +2,10 @@
 
 ``ROUTES`` has one row per (endpoint, method); a route added to the app without a row here
 fails ``test_every_route_has_a_row``. Each row gives the expected status for the four callers:
-anonymous, an agent's session, an admin's session and the bot's service token (no session).
-``LOGIN`` means a redirect to the sign-in page.
+anonymous, an agent's session, an admin's session, the bot's service token (no session) and a
+customer signed in to the portal (``customer``: when a row does not say, the same as anonymous —
+a customer's session gives nothing outside the portal). ``LOGIN`` means a redirect to the staff
+sign-in page, ``PORTAL_LOGIN`` to the portal's.
 """
 from __future__ import annotations
 
@@ -19,16 +21,19 @@ from kb_index.embedding import FakeEmbedder
 from flask import Flask
 from flask.testing import FlaskClient
 
-from escalation import create_app
+from escalation import create_app, tickets
+from escalation.attachments import Upload
 from escalation.db import db
 from escalation.schema import upgrade
 from escalation.users import seed_demo_users
 
 from .. import databases
 from .conftest import DEMO_PASSWORD, SERVICE_TOKEN, ticket_body
+from .portal_helpers import register, sign_in
 
 LOGIN = "login"  # 302 to /login?next=…
-ROLES = ("anonymous", "agent", "admin", "bot")
+PORTAL_LOGIN = "portal-login"  # 302 to /portal/sign-in?next=…
+ROLES = ("anonymous", "agent", "admin", "bot", "customer")
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,11 @@ class Row:
     data: dict[str, Any] | None = None  # form body
     json: dict[str, Any] | None = None  # JSON body
     headers: dict[str, str] = field(default_factory=dict)
+    customer: int | str | None = None  # None: as anonymous
 
     def expected(self, role: str) -> int | str:
+        if role == "customer" and self.customer is None:
+            return self.anonymous
         return getattr(self, role)
 
 
@@ -57,6 +65,11 @@ def service(ok: int, **body: Any) -> Row:
 
 def public(status: int, **body: Any) -> Row:
     return Row(status, status, status, status, **body)
+
+
+def portal(customer: int | str, **body: Any) -> Row:
+    """A portal page for signed-in customers: everyone else is sent to the portal's sign-in."""
+    return Row(PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, PORTAL_LOGIN, customer=customer, **body)
 
 
 LAURA = {"email": "laura@example.com"}
@@ -128,6 +141,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("agent.reply", "POST"): console(302, agent=302),
     ("agent.resolve", "POST"): console(302, agent=302),
     ("agent.hand_off", "POST"): console(302, agent=302),  # not theirs / not handed-off-able: flashed, back
+    ("agent.attachment", "GET"): console(200, agent=200),
     # API: health, spec and KB search are public
     ("api.health", "GET"): public(200),
     ("api.ready", "GET"): public(503),  # the test app never warms the KB up
@@ -154,6 +168,41 @@ ROUTES: dict[tuple[str, str], Row] = {
     # API: GDPR, the service token or an admin's session
     ("api.privacy_export", "POST"): Row(401, 403, 200, 200, json=LAURA),
     ("api.privacy_erase", "POST"): Row(401, 403, 404, 404, json={"email": "nobody@example.com"}),
+    # customer portal: account pages are public (an empty form is shown again with 422; a link
+    # page shows its button, and the button refuses a token that is not a signed link)
+    ("portal.index", "GET"): portal(302),
+    ("portal.register", "GET"): public(200),
+    ("portal.register", "POST"): public(422),
+    ("portal.verify", "GET"): public(200),
+    ("portal.verify", "POST"): public(400),
+    ("portal.sign_in", "GET"): public(200),
+    ("portal.sign_in", "POST"): public(422),
+    ("portal.request_link", "GET"): public(200),
+    ("portal.request_link", "POST"): public(422),
+    ("portal.use_link", "GET"): public(200),
+    ("portal.use_link", "POST"): public(400),
+    ("portal.forgot", "GET"): public(200),
+    ("portal.forgot", "POST"): public(422),
+    ("portal.reset", "GET"): public(200),
+    ("portal.reset", "POST"): public(422),
+    ("portal.erase_confirm", "GET"): public(200),
+    ("portal.erase_confirm", "POST"): public(400),
+    ("portal.sign_out", "POST"): portal(PORTAL_LOGIN),  # signed out, back to the sign-in page
+    # customer portal: the signed-in customer's own tickets (IDOR: test_portal_tickets.py)
+    ("portal.my_tickets", "GET"): portal(200),
+    ("portal.ticket", "GET"): portal(200),
+    ("portal.ticket_state_json", "GET"): portal(200),
+    ("portal.ticket_events", "GET"): portal(200),
+    ("portal.reply", "POST"): portal(303),  # an empty reply: flashed, back to the ticket
+    ("portal.solved", "POST"): portal(303),
+    ("portal.reopen", "POST"): portal(303),  # not resolved: flashed, back to the ticket
+    ("portal.new_ticket", "GET"): portal(200),
+    ("portal.new_ticket", "POST"): portal(422),  # an empty form: the errors are shown
+    ("portal.self_served", "POST"): portal(303),
+    ("portal.attachment", "GET"): portal(200),  # Laura's own file (IDOR: test_attachments.py)
+    ("portal.privacy", "GET"): portal(200),
+    ("portal.privacy_export", "POST"): portal(200),
+    ("portal.privacy_erase", "POST"): portal(202),  # the confirmation link is e-mailed
 }
 
 
@@ -200,9 +249,15 @@ def world(app: Flask, tmp_path: Path) -> dict[str, Any]:
         mail_id = db.session.query(OutboxMail.id).order_by(OutboxMail.id).first()[0]
         response_id = canned.create(db.session, canned.Draft.of("Hello", "Hello {{ customer_name }}", None), "kim").id
         db.session.commit()
+    register(app, app.test_client())  # Laura's portal account (her address opened the ticket)
+    with app.app_context():  # a file she sent on her ticket
+        ticket = tickets.get_by_number(db.session, opened["number"])
+        attachment_id = tickets.customer_message(db.session, ticket, "a file", [
+            Upload("notes.txt", "text/plain", b"hello")]).attachments[0].id
+        db.session.commit()
     return {"number": opened["number"], "token": opened["token"], "mail_id": mail_id, "response_id": response_id,
-            "article_id": "no-such-article", "filename": "carechat.js", "name": "acknowledgement", "agent_id": 2,
-            "rating": 5}
+            "article_id": "no-such-article", "attachment_id": attachment_id, "filename": "carechat.js",
+            "name": "acknowledgement", "agent_id": 2, "rating": 5}
 
 
 def assert_error_shape(body: Any, where: str) -> None:
@@ -217,6 +272,8 @@ def assert_error_shape(body: Any, where: str) -> None:
 
 def caller(app: Flask, role: str) -> tuple[FlaskClient, dict[str, str]]:
     client = app.test_client()
+    if role == "customer":  # Laura, registered and verified in ``world``; her ticket is {number}
+        assert sign_in(client) == 302
     if role in {"agent", "admin"}:
         username = "tim" if role == "agent" else "kim"
         assert client.post("/login", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
@@ -249,6 +306,8 @@ def test_route_by_role(app, world, endpoint, method):
         got: int | str = response.status_code
         if got == 302 and response.headers["Location"].startswith("/login"):
             got = LOGIN
+        elif got == 302 and response.headers["Location"].startswith("/portal/sign-in"):
+            got = PORTAL_LOGIN
         response.close()  # the event streams are never read
         if got != row.expected(role):
             wrong.append(f"{role}: expected {row.expected(role)}, got {got}")

@@ -308,3 +308,24 @@ def test_the_list_keeps_the_last_twenty_tickets(embed, site):
         widget.bot_says({"handoff": {"ticket": f"CR-{20000 + i}", "token": f"tok-{i}"}})
     tokens = stored_tokens(widget)
     assert len(tokens) == 20 and tokens[0] == "tok-21" and tokens[-1] == "tok-2"
+
+
+def test_my_tickets_links_to_the_customer_portal(embed, site):
+    """Every ticket of the customer's address (any browser, any channel) is in the portal."""
+    widget = with_tickets(embed, [("CR-10001", "tok-a")])
+    seed_conversations(site)
+    open_my_tickets(widget)
+    link = widget.get("cc-tk-portal")
+    expect(link).to_have_text("All your tickets, from every device, in the customer portal")
+    api_url = widget.page.evaluate("() => CareChat.options ? CareChat.options.apiUrl : null")
+    href = link.get_attribute("href")
+    assert href.endswith("/portal/tickets") and (api_url is None or href.startswith(api_url))
+    assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener"
+
+
+@pytest.mark.parametrize("portal_url", ["''", "'javascript:alert(1)'"])
+def test_the_portal_link_can_be_switched_off_and_never_runs_script(embed, site, portal_url):
+    widget = embed("{transport: window.__ccTransport, portalUrl: " + portal_url + "}")
+    open_my_tickets(widget)
+    expect(widget.get("cc-tk-empty")).to_be_visible()
+    expect(widget.get("cc-tk-portal")).to_have_count(0)

@@ -4,6 +4,7 @@ export const DEFAULTS = Object.freeze({
   rasaUrl: 'http://127.0.0.1:5005',
   socketPath: '/socket.io/',
   apiUrl: null,
+  portalUrl: null,
   title: 'Customer Care',
   greeting: 'Hi! How can we help you today?',
   primaryColor: '#1f5fbf',
@@ -66,6 +67,9 @@ export function resolveOptions(input, scriptOrigin) {
   o.rasaUrl = trimSlash(o.rasaUrl);
   if (o.apiUrl == null || o.apiUrl === '') o.apiUrl = scriptOrigin || '';
   o.apiUrl = trimSlash(String(o.apiUrl));
+  // where My tickets sends a customer for every ticket of their e-mail address; "" hides the link
+  if (o.portalUrl == null) o.portalUrl = `${o.apiUrl}/portal/tickets`;
+  o.portalUrl = /^(https?:\/\/|\/)/.test(String(o.portalUrl)) ? String(o.portalUrl) : '';
 
   if (!POSITIONS.includes(o.position)) {
     warn(`\`position\` must be one of ${POSITIONS.join(', ')}; using "right".`);

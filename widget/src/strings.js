@@ -28,6 +28,7 @@ const STRINGS = {
     chat: 'Chat',
     backToChat: 'Back to chat',
     backToTickets: 'Back to my tickets',
+    allTickets: 'All your tickets, from every device, in the customer portal',
     ticketsLoading: 'Loading…',
     ticketsEmpty: 'No tickets yet. When you talk to a person, your ticket appears here.',
     ticketsError: 'Your tickets could not be loaded: our ticket service is not reachable right now.',

@@ -2,7 +2,7 @@
 // (number, subject, status, last update, from `POST /api/v1/conversations/lookup`), and one
 // ticket's public thread, followed live, with a reply box. Text only via textContent.
 //
-//   createMyTickets({slot, t, language, api: {lookup, follow, reply}, list, onExit, onReplied})
+//   createMyTickets({slot, t, language, api: {lookup, follow, reply}, list, portalUrl, onExit, onReplied})
 //     -> {show(), reset()}
 import { el } from './dom.js';
 import { icon } from './icons.js';
@@ -32,7 +32,7 @@ function toDate(value) {
   return value == null || Number.isNaN(date.getTime()) ? null : date;
 }
 
-export function createMyTickets({ slot, t, language, api, list, onExit, onReplied }) {
+export function createMyTickets({ slot, t, language, api, list, portalUrl, onExit, onReplied }) {
   const format = dateFormatter(language);
   let summaries = []; // the last lookup, newest update first
   let screen = null; // 'list' | 'thread' | null (hidden)
@@ -150,8 +150,12 @@ export function createMyTickets({ slot, t, language, api, list, onExit, onReplie
   function showList(focusToken) {
     stopThread();
     screen = 'list';
+    // every ticket of the customer's e-mail address (any browser) lives in the portal
+    const portal = portalUrl ? el('p', { class: 'cc-tk-portal' }, [el('a', {
+      href: portalUrl, target: '_blank', rel: 'noopener', 'data-testid': 'cc-tk-portal', text: t('allTickets'),
+    })]) : null;
     const heading = screenWith(t('backToChat'), t('chat'), onExit,
-      t('myTickets'), [listBody]);
+      t('myTickets'), portal ? [listBody, portal] : [listBody]);
     if (summaries.length) drawList(focusToken);
     if (!focusToken) heading.focus();
     load();

@@ -114,6 +114,7 @@ export function createWidget(options) {
     language: options.language,
     api: transport,
     list: ticketList,
+    portalUrl: options.portalUrl,
     onExit: () => leaveTickets(),
     onReplied: (token, text) => {
       // Written from My tickets in the ticket the chat follows: the chat shows it too.

@@ -3,7 +3,7 @@ articles published for employees; tickets linked to a problem ticket; tickets st
 on someone's behalf (channels phone, meeting, walk-in)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 18:30:00.000000
 """
 from __future__ import annotations
@@ -14,12 +14,12 @@ from alembic import op
 import escalation.models
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
-OLD_CHANNELS = "channel IN ('web_chat', 'email')"
-NEW_CHANNELS = "channel IN ('web_chat', 'email', 'slack', 'phone', 'meeting', 'walk_in')"
+OLD_CHANNELS = "channel IN ('web_chat', 'email', 'web_form')"  # after 0011 (the portal's web form)
+NEW_CHANNELS = "channel IN ('web_chat', 'email', 'web_form', 'slack', 'phone', 'meeting', 'walk_in')"
 
 
 def upgrade() -> None:
