@@ -158,6 +158,10 @@ def load(session: Session, *, now: datetime | None = None, tickets: int = 320) -
                 ticket.updated_at = ticket.first_response_at
                 ticket.sla_state = "breached" if late else "ok"
         session.add_all(thread)
+        if ticket.status not in {"resolved", "closed"}:
+            # the SLA state the worker would compute now, so its first pass finds no change
+            # (and sends no SLA notices about invented tickets)
+            ticket.sla_state = sla.evaluate(ticket, session, now)
         if channel == "web_chat":
             session.add(BotOutcome(conversation_id=ticket.conversation_id or "", outcome="escalated",
                                    question=subject.lower(), article_id=article, created_at=created))

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .. import surveys
 from ..db import db
@@ -48,11 +49,25 @@ def unsubscribe(token: str) -> Any:
                            saved=saved, token=token)
 
 
+def _rate(token: str, rating: int, comment: str | None = None) -> tuple[Any, Any]:
+    """Record the rating; a second click racing the first (both inserting the one survey row)
+    is retried once, and then finds the row and changes it."""
+    for attempt in (1, 2):
+        ticket = preferences.ticket_for_rating(db.session, token)
+        try:
+            survey = surveys.rate_from_mail(db.session, ticket, rating, comment)
+            db.session.commit()
+            return ticket, survey
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 @bp.get("/rate/<token>/<int:rating>")
 def rate(token: str, rating: int) -> Any:
-    ticket = preferences.ticket_for_rating(db.session, token)
-    survey = surveys.rate_from_mail(db.session, ticket, rating)
-    db.session.commit()
+    ticket, survey = _rate(token, rating)
     return render_template("public/rate.html", ticket=ticket, survey=survey, token=token,
                            ratings=preferences.RATINGS, thanks=False)
 
@@ -65,8 +80,7 @@ def comment(token: str) -> Any:
         raw = request.form.get("rating", "")
         if not raw.isdigit():
             raise ValidationFailed("Choose a rating from 1 to 5.", details={"field": "rating"})
-        survey = surveys.rate_from_mail(db.session, ticket, int(raw), request.form.get("comment", ""))
-        db.session.commit()
+        ticket, survey = _rate(token, int(raw), request.form.get("comment", ""))
     else:
         survey = db.session.scalar(select(Survey).where(Survey.ticket_id == ticket.id))
     return render_template("public/rate.html", ticket=ticket, survey=survey, token=token,
