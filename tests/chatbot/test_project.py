@@ -104,6 +104,8 @@ def test_socketio_channel_matches_the_widget_contract():
 
 
 def test_only_the_channels_that_check_conversation_tokens_are_open():
-    """Rasa's own socketio / rest channels let a client name any conversation."""
+    """Rasa's own socketio / rest channels let a client name any conversation. Ours check a
+    conversation token; the Slack channel checks Slack's request signature (and refuses
+    everything while no signing secret is set)."""
     assert set(load(CHATBOT_DIR / "credentials.yml")) == {
-        "care_channels.CareSocketIOInput", "care_channels.CareRestInput"}
+        "care_channels.CareSocketIOInput", "care_channels.CareRestInput", "slack_channel.CareSlackInput"}

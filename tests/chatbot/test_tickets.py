@@ -478,8 +478,8 @@ def test_the_confirmation_says_when_to_expect_a_first_reply(fake_client, dispatc
     wait = "Expect a first reply within about 20 minutes: 2 requests ahead of yours, 1 agent online now."
     opened = fake_client.open_ticket
 
-    async def with_wait(payload, key):
-        receipt = await opened(payload, key)
+    async def with_wait(payload, key, **options):
+        receipt = await opened(payload, key, **options)
         return type(receipt)(**{**receipt.__dict__, "expected_wait": wait})
 
     monkeypatch.setattr(fake_client, "open_ticket", with_wait)
