@@ -19,6 +19,12 @@ def run_offline() -> None:
 def run_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # batch migrations rebuild a table (copy, drop, rename): with foreign keys enforced,
+            # dropping a table others point to fails, so SQLite checks them after, not during
+            # (the PRAGMA only takes effect outside a transaction, so before it begins)
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end SQLAlchemy's implicit transaction, so Alembic's own one commits
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

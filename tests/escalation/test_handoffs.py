@@ -48,6 +48,10 @@ def test_an_acknowledged_ticket_goes_to_another_agent_with_a_note(ctx):
     audit = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "hand_off")).one()
     assert audit.details["previous"] == "tim" and audit.details["agent"] == "terrence"
     assert mails("assigned") == 2  # Tim's assignment, then Terrence's
+    allocated = db.session.scalars(select(OutboxMail).where(OutboxMail.kind == "allocated")
+                                   .order_by(OutboxMail.id)).all()
+    assert [m.to_addr for m in allocated] == ["laura@example.com"] * 2  # the customer hears who has it now
+    assert "Terrence" in allocated[-1].subject + allocated[-1].body_text
     tickets.acknowledge(db.session, ticket, terrence)  # Terrence takes over the conversation
     assert ticket.owner == "agent"
 
