@@ -143,7 +143,9 @@ def stack(config: StackConfig) -> list[Process]:
         Process(
             # the HTTP API (trackers, events, models) needs ?token=CARE_RASA_TOKEN; browsers from
             # the site's origins only (CORS); the channels check conversation tokens themselves
-            "rasa", [str(RASA_VENV / "rasa"), "run", "--enable-api", "--auth-token", config.rasa_token,
+            # "--auth-token=…" in one argument: a generated token may start with "-", which
+            # argparse would otherwise read as an option ("expected one argument")
+            "rasa", [str(RASA_VENV / "rasa"), "run", "--enable-api", f"--auth-token={config.rasa_token}",
                      "--cors", *config.rasa_cors,
                      "--interface", config.host, "--port", str(config.rasa_port),
                      "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",

@@ -31,12 +31,25 @@ def test_rasa_runs_with_its_api_token_and_the_sites_origin_only() -> None:
     processes = {p.name: p for p in stack(config)}
     rasa, actions = processes["rasa"], processes["actions"]
     argv = rasa.argv
-    assert argv[argv.index("--auth-token") + 1] == "api-token"
+    assert "--auth-token=api-token" in argv
     assert argv[argv.index("--cors") + 1:argv.index("--interface")] == ["http://127.0.0.1:5000"]
     assert rasa.env["CARE_CHAT_SECRET"] == "chat-secret"           # care_channels signs with it
     assert rasa.env["CARE_ACTIONS_TOKEN"] == "actions-token"       # endpoints.yml sends it
     assert actions.env["CARE_ACTIONS_TOKEN"] == "actions-token"    # care_action_server checks it
     assert "care_action_server" in actions.argv
+
+
+def test_a_token_that_starts_with_a_dash_reaches_rasa_whole() -> None:
+    """secrets.token_urlsafe starts with "-" one time in 64: `make run` failed with "argument
+    -t/--auth-token: expected one argument". Rasa's CLI is argparse; parse the argv the same way."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-t", "--auth-token")
+    parser.add_argument("--enable-api", action="store_true")
+    rasa = next(p for p in stack(StackConfig(rasa_token="-Xy_9")) if p.name == "rasa")
+    known, _ = parser.parse_known_args(rasa.argv[2:4])
+    assert known.auth_token == "-Xy_9"
 
 
 def test_cors_origins_come_from_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
