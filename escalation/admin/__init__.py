@@ -92,16 +92,12 @@ def ticket(number: str) -> Any:
 def link_problem(number: str) -> Any:
     """Link this ticket to a problem ticket: resolving the problem resolves this one too."""
     item = tickets.get_by_number(db.session, number)
-    try:
+
+    def run() -> str:
         problem = tickets.get_by_number(db.session, request.form.get("problem", ""))
         problems.link(db.session, item, problem, current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"{item.number} is linked to problem {problem.number}: resolving it resolves this one.", "success")
-    return redirect(url_for("admin.ticket", number=number))
+        return f"{item.number} is linked to problem {problem.number}: resolving it resolves this one."
+    return desk.act(run, url_for("admin.ticket", number=number), code=302)
 
 
 @bp.post("/tickets/<number>/triage")
@@ -134,15 +130,11 @@ def assign(number: str) -> Any:
     if agent is None:
         flash("Choose an agent to assign the ticket to.", "error")
         return redirect(url_for("admin.ticket", number=number))
-    try:
+
+    def run() -> str:
         tickets.assign(db.session, item, agent, current_user)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"{item.number} assigned to {agent.name}.", "success")
-    return redirect(url_for("admin.ticket", number=number))
+        return f"{item.number} assigned to {agent.name}."
+    return desk.act(run, url_for("admin.ticket", number=number), code=302)
 
 
 @bp.get("/dashboard")

@@ -16,7 +16,7 @@ from ..models import Ticket, User
 from . import bp
 
 
-def act(action: Callable[[], str], back: str) -> Any:
+def act(action: Callable[[], str], back: str, *, code: int = 303) -> Any:
     """Run one use case in a transaction: commit and flash its message, or roll back and flash the error."""
     try:
         message = action()
@@ -26,7 +26,7 @@ def act(action: Callable[[], str], back: str) -> Any:
         flash(exc.message, "error")
     else:
         flash(message, "success")
-    return redirect(back, code=303)
+    return redirect(back, code=code)
 
 
 def chosen_agent(field: str = "agent_id") -> User | None:
