@@ -104,6 +104,12 @@ SETTINGS: tuple[Setting, ...] = (
             "KB searches (`GET /api/v1/kb/search`) per client IP per KB window before 429 (fair use; "
             "a page suggesting articles while someone types stays well below)."),
     Setting("RATE_LIMIT_KB_WINDOW", 60, "Seconds of the KB search window, from a client's first search."),
+    Setting("RATE_LIMIT_TARPIT_SECONDS", 1.0,
+            "Seconds a 429 (over a quota, or a blocked lookup/sign-in) is held before it is sent, so a client "
+            "looping past its limit costs one answer a second per connection; 0 answers at once."),
+    Setting("RATE_LIMIT_TARPIT_MAX", 100,
+            "Most refusals held at once per service process; past it they are answered at once (the "
+            "service's threads stay free for everyone else)."),
     Setting("RATE_LIMIT_PORTAL_MAILS", 5,
             "Customer-portal requests that send an e-mail (register, sign-in link, password reset) per IP "
             "per window before 429."),

@@ -19,6 +19,14 @@ request's own address counts. A token holder that names no client IP is a server
 integration holding the desk's secret: it is not limited per IP. A retried ticket request
 (an ``Idempotency-Key`` already answered) is not counted again.
 
+A refusal is slowed down, not only refused (a tarpit, as express-slow-down or nginx's
+``limit_req`` delay do): the 429 of a quota or a blocked guard is answered after
+``RATE_LIMIT_TARPIT_SECONDS``, the thread sleeping (no CPU, no lock held). A client that
+ignores ``Retry-After`` and loops gets one answer a second per connection instead of
+hundreds, so the cores stay with the customers being served (``bench/bench_abuse.py``).
+At most ``RATE_LIMIT_TARPIT_MAX`` refusals sleep at once in a process; past that they are
+answered at once, so a flood cannot take the service's threads either.
+
 Counters live in this process's memory by default; with ``CARE_REDIS_URL`` set they live in
 Redis, shared by every service process. If Redis cannot be reached the process falls back to
 its own memory (and logs it) rather than failing open.
@@ -51,6 +59,24 @@ LOGIN = "login"
 class Verdict:
     blocked: bool
     retry_after: int  # seconds until the window ends (0 when not blocked)
+
+
+class Tarpit:
+    """Holds a refusal for a moment before it is sent, a bounded number at a time."""
+
+    def __init__(self, seconds: float, most: int) -> None:
+        self.seconds = seconds
+        self._slots = threading.BoundedSemaphore(max(1, most))
+
+    def hold(self) -> bool:
+        """Sleep before the refusal goes out; False (at once) when every slot is taken."""
+        if self.seconds <= 0 or not self._slots.acquire(blocking=False):
+            return False
+        try:
+            time.sleep(self.seconds)
+        finally:
+            self._slots.release()
+        return True
 
 
 class Limiter(Protocol):
@@ -277,6 +303,16 @@ def client_key() -> str:
     return request.remote_addr or "unknown"
 
 
+def tarpit() -> Tarpit:
+    """This process's tarpit, made from the settings on first use."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get("care_tarpit")
+    if found is None:
+        found = app.extensions.setdefault("care_tarpit", Tarpit(float(app.config["RATE_LIMIT_TARPIT_SECONDS"]),
+                                                               int(app.config["RATE_LIMIT_TARPIT_MAX"])))
+    return found
+
+
 def limiter(app: Flask | None = None) -> Limiter:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     return app.extensions["care_ratelimit"]
@@ -328,6 +364,7 @@ def init_app(app: Flask) -> None:
         verdict = limiter().check(guard.bucket, client_key(), int(current_app.config[guard.limit_setting]))
         if verdict.blocked:
             log.info("rate limit: %s blocked for %s s (%s)", guard.bucket, verdict.retry_after, request.endpoint)
+            tarpit().hold()
             return _too_many(guard, verdict.retry_after)
         return None
 
@@ -339,6 +376,7 @@ def init_app(app: Flask) -> None:
             if verdict.blocked:
                 log.info("rate limit: %s over quota for %s s (%s)", quota.bucket, verdict.retry_after,
                          request.endpoint)
+                tarpit().hold()
                 return _over_quota(quota, verdict.retry_after)
         return None
 

@@ -43,3 +43,7 @@ def test_fifty_abusive_clients_are_capped_and_the_service_stays_up():
     # the other customer was served all along, on their own quota
     assert result.customer_ticket == 201
     assert set(result.customer_statuses) == {200} and len(result.loaded_ms) >= 5
+    # refusals are held for CARE_RATE_LIMIT_TARPIT_SECONDS (1 s by default, 50 clients < the 100
+    # held at once): each client's loop gets at most one refusal a second, not hundreds
+    refusals = result.ticket_statuses[429] + result.search_statuses[429]
+    assert refusals <= 50 * (20 + 2), f"{refusals} refusals: the tarpit did not slow the clients down"

@@ -29,6 +29,8 @@ def make_app(database_url: str, attachments_dir: Path | None = None) -> Flask:
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "PUBLIC_URL": "http://care.test",
+        # refusals answered at once in unit tests; test_abuse_limits.py tests the tarpit itself
+        "RATE_LIMIT_TARPIT_SECONDS": 0,
     })
     upgrade(app)
     with app.app_context():

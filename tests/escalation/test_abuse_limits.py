@@ -5,6 +5,7 @@ such headers are ignored and the request's own address counts."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from flask import Flask
@@ -140,3 +141,27 @@ def test_the_redis_limiter_counts_hits_across_processes(redis_prefix):
     assert [v.blocked for v in verdicts] == [False, False, True]
     assert 0 < verdicts[2].retry_after <= 60
     assert not two.hit("kb", "other-ip", 2, 60).blocked
+
+
+def test_a_refusal_is_held_before_it_is_sent(app, client, clock):
+    from escalation.ratelimit import Tarpit
+
+    app.extensions["care_tarpit"] = Tarpit(0.3, 10)
+    app.config.update(RATE_LIMIT_KB_SEARCHES=1)
+    assert client.get("/api/v1/kb/search?q=refund").status_code == 200
+    started = time.perf_counter()
+    refused = client.get("/api/v1/kb/search?q=refund")
+    assert_limited(refused, 60)
+    assert time.perf_counter() - started >= 0.3  # slept before answering: a looping client is slowed down
+
+
+def test_a_full_tarpit_answers_at_once():
+    from escalation.ratelimit import Tarpit
+
+    tarpit = Tarpit(0.5, 1)
+    held = threading.Thread(target=tarpit.hold)
+    held.start()
+    time.sleep(0.05)
+    assert tarpit.hold() is False  # the one slot is taken: this refusal is not held
+    held.join()
+    assert Tarpit(0, 5).hold() is False  # 0 seconds: never held
