@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import ValidationFailed
-from .models import AuditEntry, DeskSetting, utcnow
+from .models import DeskSetting, utcnow
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,7 @@ def set_value(session: Session, key: str, value: Any, actor: str) -> bool:
         row = DeskSetting(key=key)
         session.add(row)
     row.value, row.updated_at, row.updated_by = json.dumps(value), utcnow(), actor
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="desk_setting", from_status=None, to_status=None,
-                           details={"key": key, "from": before, "to": value}))
+    audit.record(session, None, actor, "desk_setting", **{"key": key, "from": before, "to": value})
     session.flush()
     return True
 

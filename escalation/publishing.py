@@ -12,9 +12,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import Forbidden, ValidationFailed
 from .lifecycle import DONE_STATUSES
-from .models import AuditEntry, PublishedArticle, Ticket, User
+from .models import PublishedArticle, Ticket, User
 
 
 def slugify(title: str) -> str:
@@ -30,8 +31,7 @@ def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: 
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     article = write(session, agent, title=title, body=body, audience=audience, area=ticket.category,
                     ticket=ticket)
-    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="publish_kb",
-                           from_status=ticket.status, to_status=ticket.status, details={"article": article.id}))
+    audit.record(session, ticket, agent.username, "publish_kb", ticket.status, ticket.status, article=article.id)
     return article
 
 
