@@ -201,7 +201,7 @@ def publish(number: str) -> Any:
     """Save the fix as a KB article: stored, then indexed at once so the bot can answer it."""
     from flask import current_app
 
-    from ..publishing import index_article
+    from ..kb import index_article
     from ..publishing import publish as publish_article
 
     item = tickets.get_by_number(db.session, number)
