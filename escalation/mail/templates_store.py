@@ -29,6 +29,8 @@ from ..models import MailTemplate, Message, Ticket, User, utcnow
 
 log = logging.getLogger(__name__)
 
+REPLY_MARKER = "##- Please type your reply above this line -##"  # the reply e-mails cut the quoted text here
+
 MAIL_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
 
 # name -> (label, who receives it)
@@ -188,8 +190,6 @@ def snapshot(context: dict[str, Any]) -> dict[str, Any]:
 
 def sample_context(name: str) -> dict[str, Any]:
     """A sample ticket for previews and for the check on save (with text that needs escaping)."""
-    from .render import REPLY_MARKER
-
     number = "CR-10042"
     tracking = f"https://care.example.com/track?number={number}"
     ticket = SimpleNamespace(number=number, subject="Can't sign in after the <update> & reset", status="new",
