@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .lifecycle import DONE_STATUSES, OPEN_STATUSES
 from .models import STATUSES, BotOutcome, Survey, Ticket, User, utcnow
 
 MAX_DAYS = 366  # the longest period the dashboard shows (one bar a day)
@@ -169,3 +170,38 @@ def latest_comments(session: Session, limit: int = 20) -> list[Comment]:
                            .where(Survey.comment != "").order_by(Survey.created_at.desc(), Survey.id.desc())
                            .limit(limit)).all()
     return [Comment(number, agent or "", rating, comment, created) for number, agent, rating, comment, created in rows]
+
+
+COMPLETED_DAYS = 30  # the workload table's "completed" counts tickets resolved this many days back
+
+
+def agents(session: Session, *, active_only: bool = False) -> list[User]:
+    """The agents by name (the queue's assignee filter, the workload table, the assign form)."""
+    query = select(User).where(User.role == "agent").order_by(User.name)
+    return list(session.scalars(query.where(User.active.is_(True)) if active_only else query))
+
+
+def workload(session: Session, *, completed_days: int = COMPLETED_DAYS,
+             now: datetime | None = None) -> list[dict[str, object]]:
+    """Per agent: ongoing and pending (open tickets now) and completed (resolved in the last
+    ``completed_days`` days), with their figures. Counting every ticket an agent ever resolved
+    read the whole (assignee_id, status) index: 160-245 ms of the queue page at 1M tickets."""
+    counts: dict[int, dict[str, int]] = {}
+    open_rows = session.execute(
+        select(Ticket.assignee_id, Ticket.status, func.count())
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id, Ticket.status)).all()
+    since = (now or utcnow()) - timedelta(days=completed_days)
+    completed_rows = session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.resolved_at >= since, Ticket.assignee_id.is_not(None),
+               Ticket.status.in_(DONE_STATUSES))
+        .group_by(Ticket.assignee_id)).all()
+    for agent_id, status, count in open_rows:
+        bucket = "pending" if status == "assigned" else "ongoing"
+        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})[bucket] += count
+    for agent_id, count in completed_rows:
+        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})["completed"] = count
+    figures = agent_figures(session, since)  # CSAT, first reply and resolution times
+    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0}),
+             "figures": figures.get(a.id, NO_FIGURES)} for a in agents(session)]

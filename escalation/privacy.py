@@ -60,7 +60,8 @@ def find_customer(session: Session, email: str) -> Customer:
     return customer
 
 
-def _tickets(session: Session, customer: Customer) -> list[Ticket]:
+def tickets_of(session: Session, customer: Customer) -> list[Ticket]:
+    """The customer's tickets, oldest first."""
     return list(session.scalars(select(Ticket).where(Ticket.customer_id == customer.id)
                                 .order_by(Ticket.id)).unique())
 
@@ -78,7 +79,7 @@ def _iso(value: Any) -> str | None:
 
 def export_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
     """Everything stored about ``customer``, as JSON-ready data; audit-logged."""
-    rows = _tickets(session, customer)
+    rows = tickets_of(session, customer)
     ids = [t.id for t in rows]
     surveys = {s.ticket_id: s for s in session.scalars(select(Survey).where(Survey.ticket_id.in_(ids)))} if ids else {}
     audits: dict[int | None, list[AuditEntry]] = {}
@@ -142,7 +143,7 @@ def _scrub(value: Any, needles: list[str]) -> Any:
 
 def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
     """Erase ``customer``'s personal data, keeping anonymous ticket statistics; audit-logged."""
-    rows = _tickets(session, customer)
+    rows = tickets_of(session, customer)
     needles = [] if is_erased(customer) else \
         [n for n in {customer.email.strip().lower(), customer.name.strip().lower(),
                      *(t.requester_name.strip().lower() for t in rows)} if len(n) >= 3]

@@ -19,6 +19,11 @@ from .mail import notify as mail_notify
 from .models import Message, Ticket, User, utcnow
 
 
+def problem_of(session: Session, ticket: Ticket) -> Ticket | None:
+    """The problem ticket this one is linked to, if any."""
+    return session.get(Ticket, ticket.problem_id) if ticket.problem_id else None
+
+
 def link(session: Session, ticket: Ticket, problem: Ticket, actor: User) -> None:
     """Link ``ticket`` to ``problem`` (staff only; one level: a problem is not linked itself)."""
     if actor.role not in {"agent", "admin"}:
