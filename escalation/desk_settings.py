@@ -17,19 +17,22 @@ from .models import DeskSetting, utcnow
 
 
 @dataclass(frozen=True)
-class Setting:
+class Switch:
+    """A switch of the running desk, stored in the database (not a process setting: those are
+    :class:`care_settings.Setting`, read once from the environment)."""
+
     label: str
     help: str
     default: Any
 
 
-SETTINGS: dict[str, Setting] = {
-    "auto_assign": Setting(
+SETTINGS: dict[str, Switch] = {
+    "auto_assign": Switch(
         "Assign new tickets automatically",
         "Each new ticket goes to the best available agent: online, below capacity, the right skills "
         "preferred, the least loaded first. Tickets nobody could take are retried on every worker pass.",
         False),
-    "desk_hours": Setting(
+    "desk_hours": Switch(
         "Working hours",
         "When the desk answers (UTC), e.g. \"Mon-Fri 09:00-17:00\"; empty: 24/7. Customers are told the "
         "expected wait, or that the desk is closed and when it opens (set at /admin/notifications).",
