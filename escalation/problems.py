@@ -64,7 +64,8 @@ def resolve(session: Session, problem: Ticket, agent: User, resolution: str) -> 
     resolved: list[Ticket] = []
     linked = session.scalars(select(Ticket).where(Ticket.problem_id == problem.id,
                                                   Ticket.status.in_(lifecycle.OPEN_STATUSES))
-                             .order_by(Ticket.id).with_for_update()).unique().all()
+                             .order_by(Ticket.id).with_for_update(of=Ticket)).unique().all()
+    # "of": only the tickets are locked (PostgreSQL refuses FOR UPDATE on the outer-joined assignee)
     for ticket in linked:
         message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id, author_name=agent.name,
                           body=problem.resolution, internal=False)
