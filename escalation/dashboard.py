@@ -135,15 +135,15 @@ def agent_figures(session: Session, since: datetime, agent_id: int | None = None
     # hash every assigned ticket (a sequential scan of the table, ~400 ms at 1M tickets)
     agent = select(Ticket.assignee_id).where(Ticket.id == Survey.ticket_id).scalar_subquery()
     rated = select(agent.label("agent"), Survey.rating, Survey.id).where(Survey.created_at >= since).subquery()
-    csat_query = (select(rated.c.agent, func.avg(rated.c.rating), func.count(rated.c.id))
-                  .where(rated.c.agent.is_not(None)).group_by(rated.c.agent))
+    # grouped as is, the unassigned dropped below: a WHERE on the agent evaluated the lookup again
+    csat_query = select(rated.c.agent, func.avg(rated.c.rating), func.count(rated.c.id)).group_by(rated.c.agent)
     times_query = (select(Ticket.assignee_id, Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at)
                    .where(Ticket.created_at >= since, Ticket.assignee_id.is_not(None))
                    .order_by(Ticket.created_at.desc()).limit(SAMPLE_LIMIT))
     if agent_id is not None:
-        csat_query = csat_query.where(rated.c.agent == agent_id)
         times_query = times_query.where(Ticket.assignee_id == agent_id)
-    csat = {a: (float(avg), int(n)) for a, avg, n in session.execute(csat_query).all()}
+    csat = {a: (float(avg), int(n)) for a, avg, n in session.execute(csat_query).all()
+            if a is not None and agent_id in (None, a)}
     if session.get_bind().dialect.name == "postgresql":
         sample = times_query.subquery()
 
