@@ -244,7 +244,7 @@ def _queue_indexes() -> None:
     its default order (the next SLA deadline first, ``queue.next_due()``), over the open tickets
     with the filters' columns included and over all; open tickets per agent (the workload table);
     the rated ticket's agent (CSAT per agent) without a visit of the table."""
-    from sqlalchemy import case
+    from sqlalchemy import case, literal_column
 
     from .lifecycle import OPEN_STATUSES
 
@@ -256,6 +256,11 @@ def _queue_indexes() -> None:
     Index("ix_tickets_open_due", due.is_(None), due, t.id, postgresql_include=filters,
           postgresql_where=open_only).ddl_if(dialect="postgresql")
     Index("ix_tickets_due", due.is_(None), due, t.id).ddl_if(dialect="postgresql")
+    rank = case(*[(t.priority == literal_column(f"'{p}'"), literal_column(str(i)))
+                  for i, p in enumerate(reversed(PRIORITIES))])  # queue.priority_rank()
+    Index("ix_tickets_open_priority_due", rank, due.is_(None), due, t.id, postgresql_include=filters,
+          postgresql_where=open_only).ddl_if(dialect="postgresql")
+    Index("ix_tickets_priority_due", rank, due.is_(None), due, t.id).ddl_if(dialect="postgresql")
     Index("ix_tickets_open_assignee", t.assignee_id, t.status, postgresql_where=open_only).ddl_if(dialect="postgresql")
     Index("ix_tickets_id_assignee", t.id, postgresql_include=["assignee_id"]).ddl_if(dialect="postgresql")
 

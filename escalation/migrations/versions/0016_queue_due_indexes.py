@@ -10,6 +10,8 @@ docs/benchmarks.md). PostgreSQL only (a desk on SQLite is small; its queries are
   a filtered view (SLA state, priority, category, channel, assignee) is an index-only scan
   that skips non-matching entries without visiting the table;
 - ``ix_tickets_due``: the same order over every ticket (``status=all``, a closed status);
+- ``ix_tickets_open_priority_due``, ``ix_tickets_priority_due``: the same for "priority, then
+  due" (``queue.priority_rank()``; a top-N sort of every ticket before, ~580 ms over all);
 - ``ix_tickets_open_assignee``: open tickets per agent and status (the workload table's
   "ongoing/pending", an agent's open load), a few thousand entries instead of a scan of the
   million-entry ``(assignee_id, status)`` index filtered by status (~80-130 ms);
@@ -38,6 +40,9 @@ depends_on = None
 
 # the SQL of queue.next_due(), exactly as SQLAlchemy renders it (the planner matches it textually)
 DUE = "(CASE WHEN (first_response_at IS NULL) THEN first_response_due ELSE resolution_due END)"
+# queue.priority_rank(), likewise
+RANK = ("(CASE WHEN (priority = 'urgent') THEN 0 WHEN (priority = 'high') THEN 1 "
+        "WHEN (priority = 'normal') THEN 2 WHEN (priority = 'low') THEN 3 END)")
 OPEN = "status IN ('new', 'assigned', 'acknowledged', 'in_progress', 'waiting_on_customer')"
 FILTERS = ("status", "sla_state", "priority", "category", "channel", "assignee_id",
            "first_response_at", "first_response_due", "resolution_due")
@@ -45,6 +50,9 @@ FILTERS = ("status", "sla_state", "priority", "category", "channel", "assignee_i
 INDEXES = (
     ("ix_tickets_open_due", f"(({DUE} IS NULL), {DUE}, id) INCLUDE ({', '.join(FILTERS)}) WHERE {OPEN}"),
     ("ix_tickets_due", f"(({DUE} IS NULL), {DUE}, id)"),
+    ("ix_tickets_open_priority_due",
+     f"({RANK}, ({DUE} IS NULL), {DUE}, id) INCLUDE ({', '.join(FILTERS)}) WHERE {OPEN}"),
+    ("ix_tickets_priority_due", f"({RANK}, ({DUE} IS NULL), {DUE}, id)"),
     ("ix_tickets_open_assignee", f"(assignee_id, status) WHERE {OPEN}"),
     ("ix_tickets_id_assignee", "(id) INCLUDE (assignee_id)"),
 )
