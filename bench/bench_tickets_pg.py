@@ -4,7 +4,7 @@ Loopback only, bounded in time. The script
 
 1. creates a fresh PostgreSQL database (``--db``, default ``care_bench``; ``--keep`` reuses a
    filled one) and migrates it with the app's own Alembic migrations, stopping at revision
-   ``0007`` (the schema before ``0008_indexes_for_scale``);
+   ``BEFORE`` (the schema before the migration under test, ``AFTER``);
 2. fills it with COPY into the tables of the SQLAlchemy models (column lists taken from
    ``Model.__table__``): ``--tickets`` tickets (default 1,000,000) from a quarter as many
    customers, 40 agents, and per ticket on average ~1 message, ~1.2 audit entries,
@@ -16,14 +16,15 @@ Loopback only, bounded in time. The script
    times drawn per ticket. Secondary indexes are dropped for the load and rebuilt after
    it (as a restore does), foreign-key triggers are off during the COPY only;
 3. measures with the real code (Flask test client, logged in as the admin; the API with the
-   service token; ``tickets.open_ticket``) at ``0007`` ("before"), then runs the
-   ``0008`` migration (timed) and measures again ("after"): p50/p95 over ``--runs``
+   service token; ``tickets.open_ticket``) at ``BEFORE`` ("before"), then runs the
+   ``AFTER`` migration (timed) and measures again ("after"): p50/p95 over ``--runs``
    repetitions, SQL statements per request (a ``before_cursor_execute`` listener) and
    the time of each statement of the dashboard separately;
 4. with ``--explain``, prints EXPLAIN (ANALYZE, BUFFERS) of the slowest statements.
 
     .venv/bin/python bench/bench_tickets_pg.py                    # fill 1M + before/after
     .venv/bin/python bench/bench_tickets_pg.py --keep --phases after --explain
+    .venv/bin/python bench/bench_tickets_pg.py --keep --phases before --explain   # no AFTER migration yet
     .venv/bin/python bench/bench_tickets_pg.py --tickets 100000 --db care_bench_small
 """
 from __future__ import annotations
@@ -88,6 +89,7 @@ STATUS_BY_AGE = (  # (max age in days, {status: weight})
 PRIORITY_WEIGHTS = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 POLICY = {"urgent": (15, 240), "high": (60, 480), "normal": (240, 1440), "low": (480, 4320)}
 AGENTS = 40
+BEFORE, AFTER = "0014", "0016"  # the schema measured "before" and the migration measured "after" it
 STATEMENTS: list[tuple[str, Any, float]] = []  # (sql, params, seconds) of the statements of one request
 
 
@@ -183,7 +185,7 @@ def fill(url: str, n_tickets: int, seed: int = 8) -> dict[str, Any]:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     app = make_app(url)
-    migrate(app, "0007")
+    migrate(app, BEFORE)
     with app.app_context():
         seed_demo_users(db.session, PASSWORD)
         db.session.commit()
@@ -223,8 +225,9 @@ def fill(url: str, n_tickets: int, seed: int = 8) -> dict[str, Any]:
                 first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
                 created = NOW - timedelta(days=730 * rng.random() ** 1.3)
                 row = {"id": i, "name": f"{first} {last}", "email": f"{first}.{last}.{i}@example{i % 7}.com".lower(),
-                       "created_at": created}
-                yield "\t".join(esc(str(row[c])) if c != "created_at" else ts(row[c]) for c in cust_cols) + "\n"
+                       "created_at": created, "notify_pref": "all", "email_verified_at": None}
+                yield "\t".join(ts(row[c]) if c in ("created_at", "email_verified_at") else esc(str(row[c]))
+                                for c in cust_cols) + "\n"
 
         copy_rows(cur, "customers", cust_cols, customer_lines())
         timings["customers"] = time.perf_counter() - t0
@@ -281,6 +284,10 @@ def fill(url: str, n_tickets: int, seed: int = 8) -> dict[str, Any]:
                     "resolution_due": ts(created + timedelta(minutes=resolve_min)),
                     "sla_paused_at": ts(updated) if status == "waiting_on_customer" else "\\N",
                     "sla_state": sla_state,
+                    # columns of later migrations, at their defaults
+                    "requester_name": "", "merged_into_id": "\\N", "customer_seen_event_id": 0,
+                    "reply_mailed_event_id": 0, "close_warned_at": "\\N", "slack_team": "\\N",
+                    "slack_channel": "\\N", "slack_thread_ts": "\\N", "slack_user": "\\N", "problem_id": "\\N",
                 }
                 # hanging rows: ~1 message, ~1.2 audit entries, ~0.6 events, surveys on 15 % of resolved
                 audit = {"id": 0, "ticket_id": i, "actor": "bot", "action": "open", "from_status": "\\N",
@@ -401,7 +408,7 @@ def timed(fn, runs: int) -> tuple[list[float], list[int], Runs]:  # type: ignore
 
 def split(runs: list[list[tuple[str, Any, float]]], queue: bool = False) -> str:
     """p50 of the queue's page statement and of the workload statement, else of the slowest."""
-    page = [sum(t for sql, _, t in run if "ORDER BY tickets.created_at DESC" in sql) for run in runs]
+    page = [sum(t for sql, _, t in run if "tickets.id IN (SELECT tickets.id" in sql) for run in runs]
     work = [sum(t for sql, _, t in run if "GROUP BY tickets.assignee_id" in sql) for run in runs]
     if queue:
         return f"page {ms(pct(page, 50))} · workload {ms(pct(work, 50))}"
@@ -424,18 +431,47 @@ def measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
     with app.app_context():
         old = db.session.execute(text("SELECT number, c.email FROM tickets t JOIN customers c ON c.id = t.customer_id "
                                       "WHERE t.id = (SELECT least(4242, max(id)) FROM tickets)")).one()
+        tim = db.session.scalar(text("SELECT id FROM users WHERE username = 'tim'"))
+        busiest = db.session.scalar(text("SELECT assignee_id FROM tickets WHERE assignee_id IS NOT NULL "
+                                         "GROUP BY assignee_id ORDER BY count(*) DESC LIMIT 1"))
+    agent_client = app.test_client()  # the agent console's list, logged in as Tim
+    reply = agent_client.post("/login", data={"username": "tim", "password": PASSWORD})
+    assert reply.status_code in (302, 303), reply.status_code
     rows: list[tuple[str, list[float], list[int], str]] = []
     dashboard_statements: list[list[tuple[str, Any, float]]] = []
     slow: dict[str, tuple[str, Any, float]] = {}
 
-    def page(path: str, expect: int = 200):  # type: ignore[no-untyped-def]
+    def page(path: str, expect: int = 200, who=client):  # type: ignore[no-untyped-def]
         def call() -> None:
-            response = client.get(path)
+            response = who.get(path)
             assert response.status_code == expect, (path, response.status_code)
         return call
 
     queue_cases = [
-        ("queue: open (default)", "/admin/"),
+        ("queue: open (default, SLA due first)", "/admin/"),
+        ("view: mine (assignee = Tim)", f"/admin/?assignee={tim}"),
+        ("view: busiest agent's open", f"/admin/?assignee={busiest}"),
+        ("view: unassigned", "/admin/?assignee=none"),
+        ("view: breaching (at risk or breached)", "/admin/?sla=breaching"),
+        ("filter: sla=ok", "/admin/?sla=ok"),
+        ("filter: sla=at_risk", "/admin/?sla=at_risk"),
+        ("filter: sla=breached", "/admin/?sla=breached"),
+        ("filter: priority=urgent", "/admin/?priority=urgent"),
+        ("filter: priority=normal", "/admin/?priority=normal"),
+        (f"filter: category={CATEGORIES[0]}", f"/admin/?category={CATEGORIES[0]}"),
+        ("filter: channel=email", "/admin/?channel=email"),
+        ("filter: status=new", "/admin/?status=new"),
+        ("filter: all statuses + sla=breached", "/admin/?status=all&sla=breached"),
+        ("filter: all statuses + priority=urgent", "/admin/?status=all&priority=urgent"),
+        (f"filter: all statuses + category={CATEGORIES[1]}", f"/admin/?status=all&category={CATEGORIES[1]}"),
+        ("filter: all statuses + channel=email", "/admin/?status=all&channel=email"),
+        (f"filter: all statuses + assignee={busiest}", f"/admin/?status=all&assignee={busiest}"),
+        ("filter: urgent + breaching + email", "/admin/?priority=urgent&sla=breaching&channel=email"),
+        ("sort: newest", "/admin/?sort=newest"),
+        ("sort: oldest", "/admin/?sort=oldest"),
+        ("sort: priority", "/admin/?sort=priority"),
+        ("sort: all statuses, priority", "/admin/?status=all&sort=priority"),
+        ("queue: all statuses, newest", "/admin/?status=all&sort=newest"),
         ("queue: all statuses", "/admin/?status=all"),
         ("queue: status=waiting_on_customer", "/admin/?status=waiting_on_customer"),
         ("queue: status=closed", "/admin/?status=closed"),
@@ -447,8 +483,13 @@ def measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
         ("queue: search rare word 'zebra'", "/admin/?status=all&q=zebra"),
         ("queue: open + search 'parcel'", "/admin/?q=parcel"),
     ]
-    for name, path in queue_cases:
-        times, counts, stmts = timed(page(path), runs)
+    agent_cases = [
+        ("agent: my tickets (Tim, open)", "/agent/"),
+        ("agent: my tickets, all", "/agent/?status=all"),
+        ("agent: my tickets, breaching", "/agent/?sla=breaching"),
+    ]
+    for name, path in queue_cases + agent_cases:
+        times, counts, stmts = timed(page(path, who=agent_client if path.startswith("/agent") else client), runs)
         rows.append((name, times, counts, split(stmts, queue=True)))
         for run in stmts:
             for sql, params, secs in run:
@@ -538,13 +579,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the filled database if it exists")
     parser.add_argument("--runs", type=int, default=10, help="repetitions per request (creation: 3x)")
     parser.add_argument("--phases", default="before,after",
-                        help="before (schema 0007), after (0008 applied); comma-separated")
+                        help=f"before (schema {BEFORE}), after ({AFTER} applied); comma-separated")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest statements")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"machine: {machine()}")
     url = db_url(args.db)
-    if args.keep and database_exists(args.db) and current_revision(url) in ("0007", "0008"):
+    if args.keep and database_exists(args.db) and current_revision(url) in (BEFORE, AFTER):
         print(f"reusing database {args.db} (revision {current_revision(url)})")
     else:
         create_database(args.db)
@@ -554,7 +595,7 @@ def main() -> None:
         print("fill: " + ", ".join(f"{k} {v:.1f} s" for k, v in filled["timings"].items()), flush=True)
     app = make_app(url)
     for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
-        revision = "0007" if phase == "before" else "0008"
+        revision = BEFORE if phase == "before" else AFTER
         t0 = time.perf_counter()
         migrate(app, revision)
         if phase == "after":

@@ -17,13 +17,15 @@ generic shop questions such as "cancel my order", which the KB does answer).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import kb_index  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # process start, before FAISS and torch load
+import kb_index  # noqa: E402
 from kb_index.errors import QueryError  # noqa: E402
 from kb_index.evaluate import hint3_messages  # noqa: E402
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from collections import Counter
@@ -26,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import kb_index  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # process start, before FAISS and torch load
+import kb_index  # noqa: E402
 from escalation.kb_gaps import DISTANCE, central_first, cluster  # noqa: E402
 
 GRID = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)

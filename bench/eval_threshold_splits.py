@@ -15,6 +15,7 @@ own questions only. The figure in docs/kb_index.md (73.9%) was made with --max-o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-import kb_index  # noqa: E402  (sets OMP_WAIT_POLICY before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # process start, before FAISS and torch load
+import kb_index  # noqa: E402
 from kb_index.evaluate import MAX_OOS_ANSWERED, _audience, choose_threshold, load_questions  # noqa: E402
 from kb_index.search import confidence  # noqa: E402
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from . import settings
 from .processes import ROOT, StackConfig, stack
 from .supervisor import StartFailed, Supervisor, is_healthy
 
@@ -38,24 +39,25 @@ def _secrets(instance_dir: Path) -> dict[str, str]:
 
 
 def config_from_env() -> StackConfig:
-    instance = Path(os.environ.get("CARE_INSTANCE_DIR", ROOT / "instance"))
+    instance = Path(settings.INSTANCE_DIR.value())
+    instance = instance if instance.is_absolute() else ROOT / instance
     found = _secrets(instance)
     return StackConfig(
-        escalation_port=int(os.environ.get("CARE_PORT", 5000)),
-        rasa_port=int(os.environ.get("CARE_RASA_PORT", 5005)),
-        actions_port=int(os.environ.get("CARE_ACTIONS_PORT", 5055)),
+        escalation_port=settings.PORT.value(),
+        rasa_port=settings.RASA_PORT.value(),
+        actions_port=settings.ACTIONS_PORT.value(),
         instance_dir=instance,
-        database_url=os.environ.get("CARE_DATABASE_URL"),
+        database_url=os.environ.get("CARE_DATABASE_URL"),  # the service's setting, passed on when set
         service_token=found["CARE_SERVICE_TOKEN"],
         secret_key=found["CARE_SECRET_KEY"],
         rasa_token=found["CARE_RASA_TOKEN"],
         actions_token=found["CARE_ACTIONS_TOKEN"],
         chat_secret=found["CARE_CHAT_SECRET"],
-        cors_origins=tuple(os.environ.get("CARE_RASA_CORS_ORIGINS", "").split()),
+        cors_origins=tuple(settings.RASA_CORS_ORIGINS.value().split()),
         # development: mail goes to the local catcher unless a real SMTP server is configured
-        mail_catcher=not os.environ.get("CARE_SMTP_HOST"),
-        mail_smtp_port=int(os.environ.get("CARE_MAIL_CATCHER_SMTP_PORT", 1025)),
-        mail_http_port=int(os.environ.get("CARE_MAIL_CATCHER_PORT", 8025)),
+        mail_catcher=not os.environ.get("CARE_SMTP_HOST"),  # the service's setting
+        mail_smtp_port=settings.MAIL_CATCHER_SMTP_PORT.value(),
+        mail_http_port=settings.MAIL_CATCHER_PORT.value(),
     )
 
 

@@ -35,7 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     events.init_app(app)
     app.extensions["care_db"].configure(info={"care_bus": app.extensions["care_bus"]})
 
-    from . import attachments, auth, cli, http
+    from . import attachments, auth, cli, http, ratelimit
     from .admin import bp as admin_bp
     from .agent import bp as agent_bp
     from .api import bp as api_bp
@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     attachments.init_app(app)
     auth.init_app(app)
+    ratelimit.init_app(app)  # its checks run before the others (a refused request costs least)
     http.init_app(app)
     cli.init_app(app)
     app.register_blueprint(api_bp)

@@ -14,7 +14,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .db import db
-from .errors import Unauthorized
+from .errors import RateLimited, Unauthorized
+from .http import error_response, wants_json
 from .models import User
 from .users import authenticate, end_sessions
 
@@ -107,6 +108,15 @@ def login() -> Any:
         home = url_for("admin.queue") if user.role == "admin" else url_for("agent.my_tickets")
         return redirect(safe_next(request.args.get("next")) or home)
     return render_template("auth/login.html", form=form)
+
+
+@bp.errorhandler(RateLimited)
+def too_many_sign_ins(exc: RateLimited) -> Any:
+    """Blocked after too many failed sign-ins: the sign-in page says until when (JSON clients get the envelope)."""
+    if wants_json():
+        return error_response(exc)
+    flash(exc.message, "error")
+    return render_template("auth/login.html", form=LoginForm()), 429, {"Retry-After": str(exc.retry_after)}
 
 
 @bp.route("/logout", methods=["POST"])

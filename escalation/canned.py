@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import NotFound, ValidationFailed
-from .models import AuditEntry, CannedResponse, Ticket, User, utcnow
+from .models import CannedResponse, Ticket, User, utcnow
 from .triage import CATEGORIES
 
 PLACEHOLDERS: dict[str, str] = {
@@ -108,8 +109,7 @@ def get(session: Session, response_id: int) -> CannedResponse:
 
 
 def _audit(session: Session, actor: str, action: str, **details: object) -> None:
-    session.add(AuditEntry(ticket_id=None, actor=actor, action=action, from_status=None, to_status=None,
-                           details=details))
+    audit.record(session, None, actor, action, **details)
 
 
 def create(session: Session, draft: Draft, actor: str) -> CannedResponse:

@@ -11,24 +11,28 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import ValidationFailed
-from .models import AuditEntry, DeskSetting, utcnow
+from .models import DeskSetting, utcnow
 
 
 @dataclass(frozen=True)
-class Setting:
+class Switch:
+    """A switch of the running desk, stored in the database (not a process setting: those are
+    :class:`care_settings.Setting`, read once from the environment)."""
+
     label: str
     help: str
     default: Any
 
 
-SETTINGS: dict[str, Setting] = {
-    "auto_assign": Setting(
+SETTINGS: dict[str, Switch] = {
+    "auto_assign": Switch(
         "Assign new tickets automatically",
         "Each new ticket goes to the best available agent: online, below capacity, the right skills "
         "preferred, the least loaded first. Tickets nobody could take are retried on every worker pass.",
         False),
-    "desk_hours": Setting(
+    "desk_hours": Switch(
         "Working hours",
         "When the desk answers (UTC), e.g. \"Mon-Fri 09:00-17:00\"; empty: 24/7. Customers are told the "
         "expected wait, or that the desk is closed and when it opens (set at /admin/notifications).",
@@ -65,8 +69,7 @@ def set_value(session: Session, key: str, value: Any, actor: str) -> bool:
         row = DeskSetting(key=key)
         session.add(row)
     row.value, row.updated_at, row.updated_by = json.dumps(value), utcnow(), actor
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="desk_setting", from_status=None, to_status=None,
-                           details={"key": key, "from": before, "to": value}))
+    audit.record(session, None, actor, "desk_setting", **{"key": key, "from": before, "to": value})
     session.flush()
     return True
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from . import events, tickets
 from .errors import ValidationFailed
 from .lifecycle import DONE_STATUSES
-from .models import BlockedSender, Message, Ticket, User, utcnow
+from .models import Attachment, BlockedSender, Message, Ticket, User, utcnow
 
 
 def close_as_spam(session: Session, ticket: Ticket, actor: User, *, block: bool = False) -> None:
@@ -36,7 +36,8 @@ def is_blocked(session: Session, email: str) -> bool:
 def merge(session: Session, source: Ticket, target: Ticket, actor: User) -> None:
     """Merge ``source`` into ``target``: its transcript and thread join the target's (marked as
     merged, in order), ``source`` is closed pointing at ``target``, and the customer is told the
-    surviving number in both threads."""
+    surviving number in both threads. Its attachments move to the target, each with its copied
+    message (the files stay where they are in the storage; only their rows change)."""
     if source.id == target.id:
         raise ValidationFailed("A ticket cannot be merged into itself.", code="merge_same")
     if target.status in DONE_STATUSES:
@@ -55,6 +56,12 @@ def merge(session: Session, source: Ticket, target: Ticket, actor: User) -> None
                        author_name=message.author_name, body=f"[from {source.number}] {message.body}",
                        internal=message.internal, created_at=message.created_at)
         session.add(copy)
+        for attachment in list(message.attachments):  # a message's files move with it
+            attachment.message = copy
+    session.flush()
+    # every file of the merged ticket now belongs to the surviving one (its form's files too)
+    for attachment in session.scalars(select(Attachment).where(Attachment.ticket_id == source.id)):
+        attachment.ticket_id = target.id
     told = f"{source.number} was merged into {target.number}: we continue there, with everything you wrote."
     for ticket in (source, target):
         notice = Message(ticket=ticket, author_type="system", author_name="Customer Care", body=told)

@@ -57,6 +57,19 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+class RateLimited(ServiceError):
+    """Too many requests from one client: refused until ``retry_after`` seconds have passed (the
+    answer carries a ``Retry-After`` header). A page that a person fills in (sign-in, ticket
+    tracking) shows it in the page: its blueprint has an error handler for this class."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after": retry_after, **(details or {})})
+        self.retry_after = retry_after
+
+
 class Unavailable(ServiceError):
     """Something the request needs is not there now (the database, a worker, the KB index): retry later."""
 

@@ -8,7 +8,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .errors import ServiceError
+from .errors import RateLimited, ServiceError
 from .numbers import INT64_MAX
 
 csrf = CSRFProtect()
@@ -44,6 +44,15 @@ class Int64Converter(IntegerConverter):
 
 def wants_json() -> bool:
     return request.path.startswith(("/api/", "/slack/")) or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(exc: ServiceError) -> Response:
+    """The answer to a service error: the JSON envelope (API, or a client that asks for JSON), else
+    the error page; a rate-limit refusal says when to retry."""
+    response = _error_response(exc.status, exc.code, exc.message, exc.details)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
@@ -83,9 +92,6 @@ def _has_nul(value: object, max_depth: int = MAX_JSON_DEPTH) -> bool:
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.url_map.converters["int"] = Int64Converter
-    from . import ratelimit
-
-    ratelimit.init_app(app)
     https = app.config["PUBLIC_URL"].startswith("https://")
     # Flask-Login's "remember me" cookie gets the same flags as the session cookie
     app.config.setdefault("REMEMBER_COOKIE_SECURE", https)
@@ -117,7 +123,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
-        return _error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:

@@ -1,4 +1,5 @@
-"""The KB index inside the service: opened once per process, on first use.
+"""The KB index inside the service: opened once per process, on first use, with the articles
+published from tickets (``publishing``) added to it.
 
 A stale or corrupt index is rebuilt from ``KB_SOURCE_DIR`` rather than served.
 """
@@ -9,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .db import db
+from .models import PublishedArticle
 
 _lock = threading.Lock()
 
@@ -33,13 +39,32 @@ def get_index(app: Flask | None = None) -> Any:
             # a missing, stale, corrupt or other-model index is rebuilt here, never served
             index = kb_index.open_index(target, source_dir=source,
                                         embedder=app.extensions.get("care_kb_embedder"))
-            from .db import db
-            from .publishing import sync_index
-
             with app.app_context():
                 sync_index(db.session, index)
             app.extensions["care_kb"] = index
     return index
+
+
+def to_kb_article(row: PublishedArticle):  # -> kb_index.Article
+    from kb_index import Article
+
+    return Article(id=row.id, title=row.title, body=f"# {row.title}\n\n{row.body}", audience=row.audience,
+                   url=f"/help/{row.id}", tags=("from-ticket",), area=row.area)
+
+
+def index_article(app: Flask, row: PublishedArticle) -> None:
+    get_index(app).upsert_article(to_kb_article(row))
+
+
+def sync_index(session: Session, index: object) -> int:
+    """Add published articles that the index lacks (after a rebuild from data/kb)."""
+    added = 0
+    for row in session.scalars(select(PublishedArticle)):
+        current = index.get_article(row.id)  # type: ignore[attr-defined]
+        if current is None or current.title != row.title:
+            index.upsert_article(to_kb_article(row))  # type: ignore[attr-defined]
+            added += 1
+    return added
 
 
 def warm_up_in_background(app: Flask) -> threading.Thread:

@@ -171,10 +171,10 @@ class Ticket(Base):
         # newest first; an agent's load by status; resolved per day; the queue's search
         Index("ix_tickets_status_created_at", "status", "created_at"),
         Index("ix_tickets_assignee_id_status", "assignee_id", "status"),
-        Index("ix_tickets_resolved_at", "resolved_at"),
+        Index("ix_tickets_resolved_at", "resolved_at", postgresql_include=["assignee_id", "status"]),  # 0016
         # the dashboard's per-period figures read only these: index-only scans on PostgreSQL
         Index("ix_tickets_created_at", "created_at",
-              postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at"]),
+              postgresql_include=["status", "sla_state", "channel", "first_response_at", "resolved_at", "assignee_id"]),
         # a customer's tickets, latest first: the portal's "My tickets" (migration 0011)
         Index("ix_tickets_customer_id_updated_at", "customer_id", "updated_at"),
         _trigram("ix_tickets_number_trgm", "number"),
@@ -236,6 +236,36 @@ class Ticket(Base):
     def customer_name(self) -> str:
         """The name shown on this ticket: the one given when it was opened, else the customer's."""
         return self.requester_name or (self.customer.name if self.customer is not None else "")
+
+
+
+def _queue_indexes() -> None:
+    """Migration 0016, PostgreSQL only (bench/bench_tickets_pg.py, docs/benchmarks.md): the queue in
+    its default order (the next SLA deadline first, ``queue.next_due()``), over the open tickets
+    with the filters' columns included and over all; open tickets per agent (the workload table);
+    the rated ticket's agent (CSAT per agent) without a visit of the table."""
+    from sqlalchemy import case, literal_column
+
+    from .lifecycle import OPEN_STATUSES
+
+    t = Ticket.__table__.c
+    due = case((t.first_response_at.is_(None), t.first_response_due), else_=t.resolution_due)
+    open_only = t.status.in_([s for s in STATUSES if s in OPEN_STATUSES])
+    filters = ["status", "sla_state", "priority", "category", "channel", "assignee_id",
+               "first_response_at", "first_response_due", "resolution_due"]
+    Index("ix_tickets_open_due", due.is_(None), due, t.id, postgresql_include=filters,
+          postgresql_where=open_only).ddl_if(dialect="postgresql")
+    Index("ix_tickets_due", due.is_(None), due, t.id).ddl_if(dialect="postgresql")
+    rank = case(*[(t.priority == literal_column(f"'{p}'"), literal_column(str(i)))
+                  for i, p in enumerate(reversed(PRIORITIES))])  # queue.priority_rank()
+    Index("ix_tickets_open_priority_due", rank, due.is_(None), due, t.id, postgresql_include=filters,
+          postgresql_where=open_only).ddl_if(dialect="postgresql")
+    Index("ix_tickets_priority_due", rank, due.is_(None), due, t.id).ddl_if(dialect="postgresql")
+    Index("ix_tickets_open_assignee", t.assignee_id, t.status, postgresql_where=open_only).ddl_if(dialect="postgresql")
+    Index("ix_tickets_id_assignee", t.id, postgresql_include=["assignee_id"]).ddl_if(dialect="postgresql")
+
+
+_queue_indexes()
 
 
 class Message(Base):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .attachments import discard
 from .errors import NotFound
 from .models import (Attachment, AuditEntry, BotOutcome, Customer, CustomerAccount, Message, OutboxMail, Survey,
@@ -59,7 +60,8 @@ def find_customer(session: Session, email: str) -> Customer:
     return customer
 
 
-def _tickets(session: Session, customer: Customer) -> list[Ticket]:
+def tickets_of(session: Session, customer: Customer) -> list[Ticket]:
+    """The customer's tickets, oldest first."""
     return list(session.scalars(select(Ticket).where(Ticket.customer_id == customer.id)
                                 .order_by(Ticket.id)).unique())
 
@@ -77,7 +79,7 @@ def _iso(value: Any) -> str | None:
 
 def export_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
     """Everything stored about ``customer``, as JSON-ready data; audit-logged."""
-    rows = _tickets(session, customer)
+    rows = tickets_of(session, customer)
     ids = [t.id for t in rows]
     surveys = {s.ticket_id: s for s in session.scalars(select(Survey).where(Survey.ticket_id.in_(ids)))} if ids else {}
     audits: dict[int | None, list[AuditEntry]] = {}
@@ -114,8 +116,7 @@ def export_customer(session: Session, customer: Customer, actor: str) -> dict[st
                     "status": m.status, "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
                    for m in _mails(session, customer, ids)],
     }
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="gdpr_export", from_status=None, to_status=None,
-                           details={"customer_id": customer.id, "tickets": [t.number for t in rows]}))
+    audit.record(session, None, actor, "gdpr_export", customer_id=customer.id, tickets=[t.number for t in rows])
     log.info("GDPR export of customer %s by %s", customer.id, actor)
     return data
 
@@ -142,7 +143,7 @@ def _scrub(value: Any, needles: list[str]) -> Any:
 
 def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str, Any]:
     """Erase ``customer``'s personal data, keeping anonymous ticket statistics; audit-logged."""
-    rows = _tickets(session, customer)
+    rows = tickets_of(session, customer)
     needles = [] if is_erased(customer) else \
         [n for n in {customer.email.strip().lower(), customer.name.strip().lower(),
                      *(t.requester_name.strip().lower() for t in rows)} if len(n) >= 3]
@@ -201,10 +202,8 @@ def erase_customer(session: Session, customer: Customer, actor: str) -> dict[str
     numbers = [t.number for t in rows]
     for ticket in rows:
         ticket.updated_at = now
-        session.add(AuditEntry(ticket_id=ticket.id, actor=actor, action="gdpr_erase", from_status=ticket.status,
-                               to_status=ticket.status, details={"customer_id": customer.id}))
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="gdpr_erase", from_status=None, to_status=None,
-                           details={"customer_id": customer.id, "tickets": numbers}))
+        audit.record(session, ticket, actor, "gdpr_erase", ticket.status, ticket.status, customer_id=customer.id)
+    audit.record(session, None, actor, "gdpr_erase", customer_id=customer.id, tickets=numbers)
     session.flush()
     log.info("GDPR erasure of customer %s (%d tickets) by %s", customer.id, len(rows), actor)
     return {"customer_id": customer.id, "erased": True, "tickets": numbers}

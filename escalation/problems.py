@@ -19,6 +19,11 @@ from .mail import notify as mail_notify
 from .models import Message, Ticket, User, utcnow
 
 
+def problem_of(session: Session, ticket: Ticket) -> Ticket | None:
+    """The problem ticket this one is linked to, if any."""
+    return session.get(Ticket, ticket.problem_id) if ticket.problem_id else None
+
+
 def link(session: Session, ticket: Ticket, problem: Ticket, actor: User) -> None:
     """Link ``ticket`` to ``problem`` (staff only; one level: a problem is not linked itself)."""
     if actor.role not in {"agent", "admin"}:
@@ -59,7 +64,8 @@ def resolve(session: Session, problem: Ticket, agent: User, resolution: str) -> 
     resolved: list[Ticket] = []
     linked = session.scalars(select(Ticket).where(Ticket.problem_id == problem.id,
                                                   Ticket.status.in_(lifecycle.OPEN_STATUSES))
-                             .order_by(Ticket.id).with_for_update()).unique().all()
+                             .order_by(Ticket.id).with_for_update(of=Ticket)).unique().all()
+    # "of": only the tickets are locked (PostgreSQL refuses FOR UPDATE on the outer-joined assignee)
     for ticket in linked:
         message = Message(ticket=ticket, author_type="agent", author_user_id=agent.id, author_name=agent.name,
                           body=problem.resolution, internal=False)

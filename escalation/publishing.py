@@ -8,13 +8,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import Forbidden, ValidationFailed
 from .lifecycle import DONE_STATUSES
-from .models import AuditEntry, PublishedArticle, Ticket, User
+from .models import PublishedArticle, Ticket, User
 
 
 def slugify(title: str) -> str:
@@ -30,8 +29,7 @@ def publish(session: Session, ticket: Ticket, agent: User, *, title: str, body: 
         raise ValidationFailed("Resolve the ticket first, then publish its fix.", code="not_resolved")
     article = write(session, agent, title=title, body=body, audience=audience, area=ticket.category,
                     ticket=ticket)
-    session.add(AuditEntry(ticket_id=ticket.id, actor=agent.username, action="publish_kb",
-                           from_status=ticket.status, to_status=ticket.status, details={"article": article.id}))
+    audit.record(session, ticket, agent.username, "publish_kb", ticket.status, ticket.status, article=article.id)
     return article
 
 
@@ -51,27 +49,3 @@ def write(session: Session, author: User, *, title: str, body: str, audience: st
                                body=body, audience=audience, area=area)
     session.add(article)
     return article
-
-
-def to_kb_article(row: PublishedArticle):  # -> kb_index.Article
-    from kb_index import Article
-
-    return Article(id=row.id, title=row.title, body=f"# {row.title}\n\n{row.body}", audience=row.audience,
-                   url=f"/help/{row.id}", tags=("from-ticket",), area=row.area)
-
-
-def index_article(app: Flask, row: PublishedArticle) -> None:
-    from .kb import get_index
-
-    get_index(app).upsert_article(to_kb_article(row))
-
-
-def sync_index(session: Session, index: object) -> int:
-    """Add published articles that the index lacks (after a rebuild from data/kb)."""
-    added = 0
-    for row in session.scalars(select(PublishedArticle)):
-        current = index.get_article(row.id)  # type: ignore[attr-defined]
-        if current is None or current.title != row.title:
-            index.upsert_article(to_kb_article(row))  # type: ignore[attr-defined]
-            added += 1
-    return added

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, any_, case, func, or_, select
+from sqlalchemy import Select, any_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from .lifecycle import OPEN_STATUSES
@@ -71,6 +71,13 @@ def next_due():  # type: ignore[no-untyped-def]
     return case((Ticket.first_response_at.is_(None), Ticket.first_response_due), else_=Ticket.resolution_due)
 
 
+def priority_rank():  # type: ignore[no-untyped-def]
+    """0 for urgent … 3 for low, with the values written into the SQL (not bound), so that it is
+    the same expression as the one migration 0016 indexes on PostgreSQL."""
+    return case(*[(Ticket.priority == literal_column(f"'{p}'"), literal_column(str(i)))
+                  for i, p in enumerate(reversed(PRIORITIES))])
+
+
 def _order(sort: str) -> list[Any]:
     due = next_due()
     if sort == "newest":
@@ -78,7 +85,7 @@ def _order(sort: str) -> list[Any]:
     if sort == "oldest":
         return [Ticket.created_at.asc(), Ticket.id.asc()]
     if sort == "priority":
-        rank = case({p: i for i, p in enumerate(reversed(PRIORITIES))}, value=Ticket.priority)
+        rank = priority_rank()
         return [rank.asc(), due.is_(None), due.asc(), Ticket.id.asc()]
     return [due.is_(None), due.asc(), Ticket.id.asc()]  # due: overdue and nearly-due first, no target last
 

@@ -31,7 +31,7 @@ Counters live in this process's memory by default; with ``CARE_REDIS_URL`` set t
 Redis, shared by every service process. If Redis cannot be reached the process falls back to
 its own memory (and logs it) rather than failing open.
 
-The guard is wired by request endpoint in :func:`init_app` (called from ``escalation.http``), so
+The guard is wired by request endpoint in :func:`init_app` (called from ``create_app``), so
 the routes themselves stay unaware of it; :func:`guard_for_request` below is the one place that says which
 requests count.
 """
@@ -47,7 +47,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, request
+
+from .errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -288,15 +290,6 @@ def quotas_for_request() -> list[tuple[Quota, str]]:
     return []
 
 
-def _over_quota(quota: Quota, retry_after: int) -> Response:
-    message = f"Too many {quota.what}. {when_to_retry(retry_after)}"
-    response = jsonify({"error": {"code": "rate_limited", "message": message,
-                                  "details": {"retry_after": retry_after, "limit": quota.limit_setting}}})
-    response.status_code = 429
-    response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
 def client_key() -> str:
     # request.remote_addr is the peer; behind a reverse proxy, wrap the app in
     # werkzeug's ProxyFix so this is the client's address and not the proxy's.
@@ -326,29 +319,6 @@ def when_to_retry(retry_after: int, now: datetime | None = None) -> str:
     return f"Try again in {span} (after {at.strftime('%H:%M')} UTC)."
 
 
-def _too_many(guard: Guard, retry_after: int) -> Response:
-    from .http import wants_json
-
-    what = "sign-in attempts" if guard.bucket == LOGIN else "lookups that found nothing"
-    message = f"Too many {what} from your network. {when_to_retry(retry_after)}"
-    if request.blueprint == "api" or wants_json():
-        response = jsonify({"error": {"code": "rate_limited", "message": message,
-                                      "details": {"retry_after": retry_after}}})
-        response.status_code = 429
-    elif guard.bucket == LOOKUP:
-        response = Response(render_template("public/track.html", number=tracked_number(),
-                                            ticket=None, error=message), status=429)
-    else:
-        from flask import flash
-
-        from .auth import LoginForm
-
-        flash(message, "error")
-        response = Response(render_template("auth/login.html", form=LoginForm()), status=429)
-    response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
 def init_app(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         app.extensions["care_ratelimit"] = RedisLimiter(app.config["REDIS_URL"],
@@ -365,7 +335,9 @@ def init_app(app: Flask) -> None:
         if verdict.blocked:
             log.info("rate limit: %s blocked for %s s (%s)", guard.bucket, verdict.retry_after, request.endpoint)
             tarpit().hold()
-            return _too_many(guard, verdict.retry_after)
+            what = "sign-in attempts" if guard.bucket == LOGIN else "lookups that found nothing"
+            raise RateLimited(f"Too many {what} from your network. {when_to_retry(verdict.retry_after)}",
+                              retry_after=verdict.retry_after)
         return None
 
     @app.before_request
@@ -377,7 +349,8 @@ def init_app(app: Flask) -> None:
                 log.info("rate limit: %s over quota for %s s (%s)", quota.bucket, verdict.retry_after,
                          request.endpoint)
                 tarpit().hold()
-                return _over_quota(quota, verdict.retry_after)
+                raise RateLimited(f"Too many {quota.what}. {when_to_retry(verdict.retry_after)}",
+                                  retry_after=verdict.retry_after, details={"limit": quota.limit_setting})
         return None
 
     @app.after_request

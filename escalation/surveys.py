@@ -5,9 +5,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import Conflict, ValidationFailed
 from .lifecycle import DONE_STATUSES
-from .models import AuditEntry, BotOutcome, Survey, Ticket
+from .models import BotOutcome, Survey, Ticket
 
 
 def rate(session: Session, ticket: Ticket, rating: int, comment: str = "") -> Survey:
@@ -27,8 +28,7 @@ def rate(session: Session, ticket: Ticket, rating: int, comment: str = "") -> Su
             session.add(survey)
     except IntegrityError:
         raise already from None
-    session.add(AuditEntry(ticket_id=ticket.id, actor="customer", action="rate", from_status=ticket.status,
-                           to_status=ticket.status, details={"rating": rating}))
+    audit.record(session, ticket, "customer", "rate", ticket.status, ticket.status, rating=rating)
     return survey
 
 
@@ -60,8 +60,7 @@ def rate_from_mail(session: Session, ticket: Ticket, rating: int, comment: str |
     if comment is not None:
         survey.comment = comment.strip()[:2000]
     if before != rating:
-        session.add(AuditEntry(ticket_id=ticket.id, actor="customer", action="rate", from_status=ticket.status,
-                               to_status=ticket.status, details={"rating": rating, "previous": before,
-                                                                 "from": "e-mail link"}))
+        audit.record(session, ticket, "customer", "rate", ticket.status, ticket.status,
+                     **{"rating": rating, "previous": before, "from": "e-mail link"})
     session.flush()
     return survey

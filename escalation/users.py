@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import audit
 from .errors import ValidationFailed
-from .models import PRESENCES, ROLES, AuditEntry, User
+from .models import PRESENCES, ROLES, User
 
 
 MIN_PASSWORD = 8
@@ -66,8 +67,7 @@ def set_password(session: Session, user: User, password: str) -> None:
     _check_password_length(password)
     user.password_hash = generate_password_hash(password)
     end_sessions(session, user)
-    session.add(AuditEntry(ticket_id=None, actor=user.username, action="password_change", from_status=None,
-                           to_status=None, details={}))
+    audit.record(session, None, user.username, "password_change")
 
 
 PRESENCE_HELP = {
@@ -89,8 +89,7 @@ def set_presence(session: Session, user: User, presence: str) -> bool:
                                details={"field": "presence", "allowed": list(PRESENCES)})
     if user.presence == presence:
         return False
-    session.add(AuditEntry(ticket_id=None, actor=user.username, action="presence", from_status=None,
-                           to_status=None, details={"from": user.presence, "to": presence}))
+    audit.record(session, None, user.username, "presence", **{"from": user.presence, "to": presence})
     user.presence = presence
     return True
 

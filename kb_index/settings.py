@@ -6,19 +6,7 @@ Precedence: code default < environment variable < explicit argument.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import Callable
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    env: str
-    default: object
-    parse: Callable[[str], object]
-    help: str
-
+from care_settings import KB_INDEX_DIR, KB_SOURCE_DIR, Setting, by_name
 
 # Chosen by `python -m kb_index eval --hint3 ../shared/data/hint3` on data/eval: the highest
 # share of in-scope questions answered correctly with at most 3% of out-of-scope messages
@@ -28,38 +16,27 @@ class Setting:
 DEFAULT_ANSWER_THRESHOLD = 0.701
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("source_dir", "CARE_KB_SOURCE_DIR", "data/kb", str,
-            "Folder of the KB article files (Markdown with front matter)."),
-    Setting("index_dir", "CARE_KB_INDEX_DIR", "var/kb_index", str,
-            "Folder the index is built into and loaded from."),
-    Setting("embedding_model", "CARE_EMBEDDING_MODEL", None, str,
-            "Folder of a sentence-transformers model; default: the packaged all-MiniLM-L6-v2."),
-    Setting("answer_threshold", "CARE_KB_ANSWER_THRESHOLD", DEFAULT_ANSWER_THRESHOLD, float,
-            "Minimum confidence of the best hit for a search to count as answerable."),
-    Setting("hnsw_threshold", "CARE_KB_HNSW_THRESHOLD", 50_000, int,
-            "Number of chunks from which the vector index is HNSW instead of exact (flat)."),
-    Setting("hnsw_ef_search", "CARE_KB_HNSW_EF_SEARCH", 128, int,
-            "HNSW search breadth (efSearch); higher is slower and more exact."),
-    Setting("max_query_chars", "CARE_KB_MAX_QUERY_CHARS", 1000, int,
-            "Longest query accepted, in characters; longer ones raise QueryError."),
-    Setting("chunk_chars", "CARE_KB_CHUNK_CHARS", 900, int,
-            "Target size of a chunk in characters (sections longer than this are split)."),
-    Setting("chunk_overlap", "CARE_KB_CHUNK_OVERLAP", 150, int,
-            "Characters shared by consecutive chunks of one long section."),
+    KB_SOURCE_DIR,  # declared in care_settings: the service reads them too
+    KB_INDEX_DIR,
+    Setting("embedding_model", "CARE_EMBEDDING_MODEL", None,
+            "Folder of a sentence-transformers model; default: the packaged all-MiniLM-L6-v2.", str),
+    Setting("answer_threshold", "CARE_KB_ANSWER_THRESHOLD", DEFAULT_ANSWER_THRESHOLD,
+            "Minimum confidence of the best hit for a search to count as answerable.", float),
+    Setting("hnsw_threshold", "CARE_KB_HNSW_THRESHOLD", 50_000,
+            "Number of chunks from which the vector index is HNSW instead of exact (flat).", int),
+    Setting("hnsw_ef_search", "CARE_KB_HNSW_EF_SEARCH", 128,
+            "HNSW search breadth (efSearch); higher is slower and more exact.", int),
+    Setting("max_query_chars", "CARE_KB_MAX_QUERY_CHARS", 1000,
+            "Longest query accepted, in characters; longer ones raise QueryError.", int),
+    Setting("chunk_chars", "CARE_KB_CHUNK_CHARS", 900,
+            "Target size of a chunk in characters (sections longer than this are split).", int),
+    Setting("chunk_overlap", "CARE_KB_CHUNK_OVERLAP", 150,
+            "Characters shared by consecutive chunks of one long section.", int),
 )
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+_BY_NAME = by_name(SETTINGS)
 
 
 def get(name: str, override: object = None) -> object:
     """Value of setting ``name``: ``override`` if given, else its env var, else the default."""
-    setting = _BY_NAME[name]
-    if override is not None:
-        return override
-    raw = os.environ.get(setting.env)
-    if raw is None or raw == "":
-        return setting.default
-    try:
-        return setting.parse(raw)
-    except ValueError as exc:
-        raise ValueError(f"{setting.env}={raw!r} is not a valid {setting.name}: {exc}") from exc
+    return _BY_NAME[name].value(override=override)

@@ -16,16 +16,19 @@ from ..models import Ticket, User
 from . import bp
 
 
-def act(action: Callable[[], str], back: str, *, code: int = 303) -> Any:
-    """Run one use case in a transaction: commit and flash its message, or roll back and flash the error."""
+def act(action: Callable[[], str | tuple[str, str]], back: str, *, code: int = 303) -> Any:
+    """Run one use case in a transaction: commit and flash its message (``"success"``, or the
+    category it returns with it), or roll back and flash the error; then redirect to ``back``.
+    The one try/commit/rollback/flash of the consoles (admin and agent)."""
     try:
-        message = action()
+        said = action()
         db.session.commit()
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(message, "success")
+        message, category = (said, "success") if isinstance(said, str) else said
+        flash(message, category)
     return redirect(back, code=code)
 
 

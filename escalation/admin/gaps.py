@@ -12,7 +12,7 @@ from .. import kb_gaps, publishing
 from ..auth import role_required
 from ..db import db
 from ..errors import ServiceError
-from ..kb import get_index
+from ..kb import get_index, index_article
 from ..models import Ticket
 from . import bp
 
@@ -43,7 +43,7 @@ def kb_gap_draft() -> Any:
             flash(exc.message, "error")
             return render_template("admin/kb_gap_draft.html", title=request.form.get("title", ""),
                                    body=request.form.get("body", ""), numbers=[]), 422
-        publishing.index_article(current_app._get_current_object(), article)  # type: ignore[attr-defined]
+        index_article(current_app._get_current_object(), article)  # type: ignore[attr-defined]
         flash(f"Published “{article.title}”; the assistant answers these questions with it now.", "success")
         return redirect(url_for("admin.kb_gaps_report"), code=303)
     examples = [q for q in request.args.getlist("q") if q.strip()][:kb_gaps.EXAMPLES]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
+from ..admin.desk import act, chosen_agent
 from ..auth import role_required, safe_next
 from ..customers import customer_history
 from ..dashboard import NO_FIGURES, agent_figures
@@ -50,16 +51,12 @@ def presence() -> Any:
     from ..users import PRESENCE_HELP, set_presence
 
     wanted = request.form.get("presence", "")
-    try:
-        changed = set_presence(db.session, current_user, wanted)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"You are {wanted} now: {PRESENCE_HELP[wanted]}." if changed else f"You already are {wanted}.",
-              "success" if changed else "info")
-    return redirect(safe_next(request.form.get("next")) or url_for("agent.my_tickets"), code=303)
+
+    def run() -> tuple[str, str]:
+        if set_presence(db.session, current_user, wanted):
+            return f"You are {wanted} now: {PRESENCE_HELP[wanted]}.", "success"
+        return f"You already are {wanted}.", "info"
+    return act(run, safe_next(request.form.get("next")) or url_for("agent.my_tickets"))
 
 
 @bp.get("/tickets/<number>")
@@ -85,16 +82,9 @@ def ticket(number: str) -> Any:
 
 
 def _act(number: str, action: Callable[[Ticket], str]) -> Any:
+    """One use case on a ticket, in the consoles' one transaction-and-flash helper."""
     item = tickets.get_by_number(db.session, number)
-    try:
-        message = action(item)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(message, "success")
-    return redirect(url_for("agent.ticket", number=number))
+    return act(lambda: action(item), url_for("agent.ticket", number=number), code=302)
 
 
 @bp.post("/tickets/<number>/acknowledge")
@@ -127,7 +117,6 @@ def reply(number: str) -> Any:
 @role_required("agent", "admin")
 def hand_off(number: str) -> Any:
     """The agent gives their ticket to a colleague or back to the queue (before a holiday, say)."""
-    from ..admin.desk import chosen_agent
     from ..handoffs import hand_off as give
 
     to = chosen_agent()
@@ -201,7 +190,7 @@ def publish(number: str) -> Any:
     """Save the fix as a KB article: stored, then indexed at once so the bot can answer it."""
     from flask import current_app
 
-    from ..publishing import index_article
+    from ..kb import index_article
     from ..publishing import publish as publish_article
 
     item = tickets.get_by_number(db.session, number)

@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import object_session
 
-REPLY_MARKER = "##- Please type your reply above this line -##"
+from .templates_store import REPLY_MARKER, render_mail
+
+__all__ = ["REPLY_MARKER", "Rendered", "render"]  # REPLY_MARKER: inbound mail cuts a reply there
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,6 @@ class Rendered:
 
 
 def render(kind: str, **context: Any) -> Rendered:
-    from .templates_store import render_mail
-
     context = {"reply_marker": REPLY_MARKER, **context}
     ticket = context.get("ticket")
     session = object_session(ticket) if ticket is not None else None

@@ -24,9 +24,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEntry, MailTemplate, Message, Ticket, User, utcnow
+from .. import audit
+from ..models import MailTemplate, Message, Ticket, User, utcnow
 
 log = logging.getLogger(__name__)
+
+REPLY_MARKER = "##- Please type your reply above this line -##"  # the reply e-mails cut the quoted text here
 
 MAIL_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
 
@@ -187,8 +190,6 @@ def snapshot(context: dict[str, Any]) -> dict[str, Any]:
 
 def sample_context(name: str) -> dict[str, Any]:
     """A sample ticket for previews and for the check on save (with text that needs escaping)."""
-    from .render import REPLY_MARKER
-
     number = "CR-10042"
     tracking = f"https://care.example.com/track?number={number}"
     ticket = SimpleNamespace(number=number, subject="Can't sign in after the <update> & reset", status="new",
@@ -329,9 +330,8 @@ def save(session: Session, name: str, sources: Sources, actor: str) -> MailTempl
         session.add(row)
     row.subject, row.body_text, row.body_html = sources.subject, sources.text, sources.html
     row.updated_at, row.updated_by = utcnow(), actor
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="mail_template_save", from_status=None,
-                           to_status=None, details={"template": name, "changed": changed,
-                                                    "previous": {p: before.get(p) for p in changed}}))
+    audit.record(session, None, actor, "mail_template_save", template=name, changed=changed,
+                 previous={p: before.get(p) for p in changed})
     session.flush()
     return row
 
@@ -343,8 +343,7 @@ def reset(session: Session, name: str, actor: str) -> bool:
         return False
     previous = {"subject": row.subject, "text": row.body_text, "html": row.body_html}
     session.delete(row)
-    session.add(AuditEntry(ticket_id=None, actor=actor, action="mail_template_reset", from_status=None,
-                           to_status=None, details={"template": name, "previous": previous}))
+    audit.record(session, None, actor, "mail_template_reset", template=name, previous=previous)
     session.flush()
     return True
 

@@ -9,7 +9,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from .. import expected_wait, tickets
 from ..api.health import health
 from ..db import db
-from ..errors import NotFound
+from ..errors import NotFound, RateLimited
+from ..http import error_response, wants_json
 from ..kb import get_index, setting_path
 from ..ratelimit import tracked_number
 
@@ -51,6 +52,15 @@ def article(article_id: str) -> Any:
 
     sections = [(heading, anchor(heading), plain(text)) for heading, text in article_sections(found)]
     return render_template("public/article.html", article=found, sections=sections)
+
+
+@bp.errorhandler(RateLimited)
+def too_many_lookups(exc: RateLimited) -> Any:
+    """Blocked after too many failed lookups: the tracking page says until when."""
+    if wants_json():
+        return error_response(exc)
+    return render_template("public/track.html", number=tracked_number(), ticket=None, error=exc.message), 429, \
+        {"Retry-After": str(exc.retry_after)}
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -120,3 +120,33 @@ def test_merge_joins_threads_and_tells_the_surviving_number(ctx):
         discard.merge(db.session, other, target, kim)
     with pytest.raises(ValidationFailed):
         discard.merge(db.session, target, target, kim)
+
+
+def test_merge_moves_the_attachments_with_their_messages(ctx, auth):
+    """The merged ticket's files belong to the surviving ticket afterwards: each under its copied
+    message in the target's thread, and downloadable from there."""
+    from escalation import attachments
+    from escalation.models import Attachment
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
+    tim, kim = user("tim"), user("kim")
+    target = acknowledged_by(tim, subject="Account dormant")
+    source = tickets.open_ticket(db.session, name="Laura", email="laura@example.com", subject="Dormant again").ticket
+    tickets.customer_message(db.session, source, "Screenshot of the error",
+                             uploads=[attachments.Upload("error.png", "image/png", png)])
+    attachments.store(db.session, source, [attachments.Upload("form.txt", "text/plain", b"from the form\n")],
+                      "customer")  # a file of the ticket itself, on no message
+    db.session.commit()
+    discard.merge(db.session, source, target, kim)
+    db.session.commit()
+    files = db.session.scalars(select(Attachment).order_by(Attachment.id)).all()
+    assert [(f.filename, f.ticket_id) for f in files] == [("error.png", target.id), ("form.txt", target.id)]
+    with_file = next(m for m in target.messages if m.attachments)
+    assert with_file.body == f"[from {source.number}] Screenshot of the error"
+    assert [a.filename for a in with_file.attachments] == ["error.png"]
+    assert not any(m.attachments for m in source.messages)
+    # the assigned agent downloads it from the surviving ticket
+    assert auth.login("tim").status_code in (302, 303)
+    response = auth.client.get(f"/agent/attachments/{with_file.attachments[0].id}")
+    assert response.status_code == 200 and response.get_data() == png
+    response.close()

@@ -233,3 +233,22 @@ def test_redis_down_falls_back_to_this_process(caplog):
             limiter.fail("lookup", "ip", 600)
         assert limiter.check("lookup", "ip", 2).blocked
     assert "redis unreachable" in caplog.text
+
+
+def test_the_limiter_raises_and_the_one_error_handler_answers(app):
+    """ratelimit builds no envelope and renders no page: it raises RateLimited, which the one
+    error handler (escalation.http) answers, and the sign-in and tracking pages render."""
+    import ast
+    from pathlib import Path
+
+    from escalation.errors import RateLimited
+
+    tree = ast.parse(Path(ratelimit.__file__).read_text())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not names & {"jsonify", "render_template", "make_response"}
+    with app.test_request_context("/api/v1/tickets", method="POST"):
+        response = app.handle_user_exception(RateLimited("Too many.", retry_after=42))
+    assert response.status_code == 429 and response.headers["Retry-After"] == "42"
+    assert response.get_json() == {"error": {"code": "rate_limited", "message": "Too many.",
+                                             "details": {"retry_after": 42}}}
