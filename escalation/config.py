@@ -74,6 +74,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHAT_REPLY_MAIL_DELAY", 60.0,
             "Seconds an agent's chat reply may stay unseen in the customer's live chat before it is e-mailed "
             "(replies in that window go in one mail)."),
+    Setting("MAIL_ATTACH_MAX_TOTAL", 10 * 1024 * 1024,
+            "Most bytes of files attached to one outgoing mail (an agent's reply); above it the mail names the "
+            "files and links to the ticket in the portal instead."),
     Setting("AUTO_CLOSE_NOTICE_DAYS", 2,
             "Days before the auto-close that the customer is told their resolved ticket will close."),
     Setting("SURVEY_LINK_DAYS", 30,
