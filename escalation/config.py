@@ -114,6 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Hours a customer's e-mail verification link stays valid (it works once)."),
     Setting("PORTAL_LINK_MINUTES", 30,
             "Minutes a customer's sign-in, password-reset or erasure link stays valid (each works once)."),
+    Setting("PORTAL_WIDGET_IDENTITY_MINUTES", 60,
+            "Minutes the signed identity a portal page hands the chat widget stays valid (the bot then "
+            "skips asking a signed-in customer's name and e-mail); signing out ends it at once."),
     Setting("ATTACHMENTS_DIR", "{instance}/attachments",
             "Folder attachments are stored in (outside the web root; only who may see the ticket can download)."),
     Setting("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, "Largest attachment accepted, in bytes (each file)."),
