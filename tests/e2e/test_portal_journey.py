@@ -56,7 +56,7 @@ def register_and_verify(page, stack: RunningStack, email: str) -> None:
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     page.goto(stack.api_url + mail_link(stack, email, "/portal/verify/"))
     page.get_by_test_id("portal-submit").click()
-    expect(page.get_by_test_id("portal-tickets")).to_be_visible()
+    expect(page.get_by_role("heading", name="My tickets")).to_be_visible()
 
 
 def test_laura_registers_raises_follows_and_closes_her_tickets(live_stack: RunningStack, browser, tmp_path) -> None:
