@@ -121,28 +121,65 @@ def allowed_types(config: Any) -> dict[str, tuple[str, ...]]:
     return {t: exts for t, exts in KNOWN_TYPES.items() if t in wanted}
 
 
+def megabytes(size: int) -> int:
+    return size // (1024 * 1024) or 1
+
+
+def check(name: str, data: bytes, config: Any) -> Upload:
+    """One file against the type and size settings; ValidationFailed names the file and why.
+    ``data`` may be one byte longer than the limit (how a stream read tells it is too large)."""
+    name = clean_name(name)
+    limit = int(config["ATTACHMENT_MAX_BYTES"])
+    if len(data) > limit:
+        raise ValidationFailed(f"{name} is larger than {megabytes(limit)} MB; attach a smaller file.",
+                               details={"field": "attachments", "file": name,
+                                        "reason": f"it is larger than {megabytes(limit)} MB."})
+    allowed = allowed_types(config)
+    kind = sniff(data[:4096])
+    extension = os.path.splitext(name)[1].lower()
+    if kind is None or kind not in allowed or extension not in allowed[kind]:
+        listed = ", ".join(sorted({e for exts in allowed.values() for e in exts}))
+        raise ValidationFailed(f"{name} cannot be attached: we take {listed} files.",
+                               details={"field": "attachments", "file": name,
+                                        "reason": f"we take only {listed} files."})
+    return Upload(name, kind, data)
+
+
 def accept(files: Iterable[FileStorage], config: Any) -> list[Upload]:
     """Check the uploaded files against the settings; ValidationFailed names the file and why."""
     chosen = [f for f in files if f and f.filename]
     limit, most = int(config["ATTACHMENT_MAX_BYTES"]), int(config["ATTACHMENT_MAX_FILES"])
     if len(chosen) > most:
         raise ValidationFailed(f"Attach at most {most} files to one message.", details={"field": "attachments"})
-    allowed = allowed_types(config)
-    uploads = []
-    for item in chosen:
-        name = clean_name(item.filename or "")
-        data = item.stream.read(limit + 1)
-        if len(data) > limit:
-            raise ValidationFailed(f"{name} is larger than {limit // (1024 * 1024) or 1} MB; attach a smaller file.",
-                                   details={"field": "attachments", "file": name})
-        kind = sniff(data[:4096])
-        extension = os.path.splitext(name)[1].lower()
-        if kind is None or kind not in allowed or extension not in allowed[kind]:
-            listed = ", ".join(sorted({e for exts in allowed.values() for e in exts}))
-            raise ValidationFailed(f"{name} cannot be attached: we take {listed} files.",
-                                   details={"field": "attachments", "file": name})
-        uploads.append(Upload(name, kind, data))
-    return uploads
+    return [check(item.filename or "", item.stream.read(limit + 1), config) for item in chosen]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file that was not kept, and why (shown to the agents and told to the sender)."""
+
+    name: str
+    reason: str
+
+
+def sort_out(files: Iterable[tuple[str, bytes]], config: Any) -> tuple[list[Upload], list[Refusal]]:
+    """The files of one e-mail, against the same limits as uploads, but file by file: the ones
+    that pass are kept, each other one is refused with its reason (a mail cannot be sent back
+    to fix, so one bad file does not cost the good ones)."""
+    most = int(config["ATTACHMENT_MAX_FILES"])
+    kept: list[Upload] = []
+    refused: list[Refusal] = []
+    for name, data in files:
+        try:
+            upload = check(name, data, config)
+        except ValidationFailed as exc:
+            refused.append(Refusal(clean_name(name), str(exc.details.get("reason") or exc.message)))
+            continue
+        if len(kept) >= most:
+            refused.append(Refusal(upload.name, f"we keep at most {most} files of one message."))
+            continue
+        kept.append(upload)
+    return kept, refused
 
 
 def store(session: Session, ticket: Ticket, uploads: Sequence[Upload], uploaded_by: str,

@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHAT_REPLY_MAIL_DELAY", "CARE_CHAT_REPLY_MAIL_DELAY", 60.0,
             "Seconds an agent's chat reply may stay unseen in the customer's live chat before it is e-mailed "
             "(replies in that window go in one mail)."),
+    Setting("MAIL_ATTACH_MAX_TOTAL", "CARE_MAIL_ATTACH_MAX_TOTAL", 10 * 1024 * 1024,
+            "Most bytes of files attached to one outgoing mail (an agent's reply); above it the mail names the "
+            "files and links to the ticket in the portal instead."),
     Setting("AUTO_CLOSE_NOTICE_DAYS", "CARE_AUTO_CLOSE_NOTICE_DAYS", 2,
             "Days before the auto-close that the customer is told their resolved ticket will close."),
     Setting("SURVEY_LINK_DAYS", "CARE_SURVEY_LINK_DAYS", 30,
@@ -110,6 +113,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Hours a customer's e-mail verification link stays valid (it works once)."),
     Setting("PORTAL_LINK_MINUTES", "CARE_PORTAL_LINK_MINUTES", 30,
             "Minutes a customer's sign-in, password-reset or erasure link stays valid (each works once)."),
+    Setting("PORTAL_WIDGET_IDENTITY_MINUTES", "CARE_PORTAL_WIDGET_IDENTITY_MINUTES", 60,
+            "Minutes the signed identity a portal page hands the chat widget stays valid (the bot then "
+            "skips asking a signed-in customer's name and e-mail); signing out ends it at once."),
     Setting("ATTACHMENTS_DIR", "CARE_ATTACHMENTS_DIR", "{instance}/attachments",
             "Folder attachments are stored in (outside the web root; only who may see the ticket can download)."),
     Setting("ATTACHMENT_MAX_BYTES", "CARE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,

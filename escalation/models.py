@@ -440,7 +440,8 @@ class SlaPolicy(Base):
 
 
 OUTBOX_KINDS = ("acknowledgement", "assigned", "agent_reply", "resolved", "sla_notice",
-                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest", "account")
+                "allocated", "reopened", "close_warning", "closed", "new_ticket", "ticket_digest", "account",
+                "attachment_refused")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 MAIL_DIRECTIONS = ("in", "out")
 
@@ -485,6 +486,18 @@ class OutboxMail(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     # the one-click unsubscribe link (List-Unsubscribe) of a mail to a customer; empty otherwise
     unsubscribe_url: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # the files sent with it (an agent's reply: escalation/mail/files.py)
+    attachments: Mapped[list[Attachment]] = relationship(secondary="outbox_attachments", order_by="Attachment.id")
+
+
+class OutboxAttachment(Base):
+    """A file an outgoing mail carries; the row goes when either the mail or the file goes."""
+
+    __tablename__ = "outbox_attachments"
+
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)
 
 
 class MailMessageId(Base):

@@ -93,11 +93,14 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
                 transcript: list[dict[str, Any]] | None = None,
                 suggested_articles: list[str] | None = None,
                 nlu: dict[str, Any] | None = None, actor: str = "bot",
-                slack: dict[str, str] | None = None) -> OpenedTicket:
+                slack: dict[str, str] | None = None,
+                refused_files: Sequence[attachments.Refusal] = ()) -> OpenedTicket:
     """Create a ticket for a customer; returns it with its secret conversation token.
 
     ``slack`` ({team, channel, thread_ts, user}) is where a ticket from Slack lives: agent
-    replies and status changes are posted to that thread (:mod:`escalation.slack.notify`)."""
+    replies and status changes are posted to that thread (:mod:`escalation.slack.notify`).
+    ``refused_files``: files of the customer's e-mail that were not accepted; the
+    acknowledgement names them (:mod:`escalation.mail.files`)."""
     transcript = transcript or []
     subject = subject.strip() or question_subject(transcript)[:200] or NO_SUBJECT
     suggestion = triage(" ".join([subject, description, *(str(t.get("text", "")) for t in transcript
@@ -118,7 +121,7 @@ def open_ticket(session: Session, *, name: str, email: str, subject: str = "", d
     ticket.number = f"{NUMBER_PREFIX}{NUMBER_BASE + ticket.id}"
     sla.start(session, ticket)
     _audit(session, ticket, actor, "open", None, "new", channel=channel, triage=list(suggestion.reasons))
-    mail_notify.ticket_opened(session, ticket)
+    mail_notify.ticket_opened(session, ticket, refused_files)
     claims.auto_assign(session, ticket)  # only when the admin switched automatic assignment on
     return OpenedTicket(ticket, token)
 

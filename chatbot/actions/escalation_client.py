@@ -144,6 +144,15 @@ class TicketInfo:
     conversation_id: Optional[str] = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """A customer signed in to the portal, as the service vouches for them (verified e-mail)."""
+
+    customer_id: int
+    email: str
+    name: str
+
+
 class EscalationClient:
     """The escalation API, as the assistant needs it: KB search, open and look up tickets."""
 
@@ -254,6 +263,15 @@ class EscalationClient:
             assignee=body.get("assignee"),
             conversation_id=body.get("conversation_id"),
         )
+
+    async def verify_identity(self, token: str) -> Optional[Identity]:
+        """`POST /api/v1/identity/verify`: who a widget's signed identity stands for; None when
+        the service refuses it (forged, expired, signed out)."""
+        status, body = await self._request("POST", "/api/v1/identity/verify", json_body={"token": token[:1000]})
+        if status in (400, 422):
+            return None
+        self._expect(status, body, ok=(200,))
+        return Identity(customer_id=int(body["customer_id"]), email=str(body["email"]), name=str(body["name"]))
 
     async def _request(
         self,

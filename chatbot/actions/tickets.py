@@ -60,7 +60,10 @@ class ValidateTicketForm(FormValidationAction):
     """Checks the customer's name and e-mail; a rejected value is asked for again.
 
     In Slack both come from the person's Slack profile (the message's metadata), so the
-    form completes at once and asks nothing.
+    form completes at once and asks nothing. On the customer portal the widget sends a signed
+    identity as metadata: when the escalation service confirms it, both come from the
+    customer's account (verified e-mail) and nothing is asked; a forged or expired one is
+    ignored. A name or e-mail the browser sends in clear is never taken.
     """
 
     def name(self) -> str:
@@ -69,12 +72,14 @@ class ValidateTicketForm(FormValidationAction):
     async def extract_customer_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return _from_slack_profile(tracker, "customer_name", "name")
+        return _from_slack_profile(tracker, "customer_name", "name") or \
+            await _from_portal_identity(tracker, "customer_name", "name")
 
     async def extract_customer_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return _from_slack_profile(tracker, "customer_email", "email")
+        return _from_slack_profile(tracker, "customer_email", "email") or \
+            await _from_portal_identity(tracker, "customer_email", "email")
 
     def validate_customer_name(
         self,
@@ -117,6 +122,35 @@ def _from_slack_profile(tracker: Tracker, slot: str, field: str) -> dict[str, An
     if tracker.get_slot(slot) or not slack or not str(slack.get(field) or "").strip():
         return {}
     return {slot: str(slack[field]).strip()}
+
+
+IDENTITY_KEY = "identity"
+
+
+def identity_token(tracker: Tracker) -> Optional[str]:
+    """The signed identity the widget sent with the latest user message (portal pages), if any."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            token = (event.get("metadata") or {}).get(IDENTITY_KEY)
+            return token if isinstance(token, str) and token else None
+    return None
+
+
+async def _from_portal_identity(tracker: Tracker, slot: str, field: str) -> dict[str, Any]:
+    """The slot from the signed-in portal customer's account, once the service confirms the
+    identity; nothing (so the form asks) when there is none, it is refused or the service is away."""
+    token = identity_token(tracker)
+    if token is None or tracker.get_slot("requested_slot") is not None:
+        return {}  # asked already: the customer's answer is what counts now
+    try:
+        who = await escalation_client.get_client().verify_identity(token)
+    except EscalationError as exc:
+        logger.warning("could not check the widget's identity (%s); asking the customer", exc)
+        return {}
+    value = getattr(who, field, "") if who is not None else ""
+    if not value or tracker.get_slot(slot) == value:
+        return {}
+    return {slot: value}
 
 
 def clean_name(value: Any) -> Optional[str]:

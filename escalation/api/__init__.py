@@ -8,4 +8,4 @@ from ..http import csrf
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-from . import conversations, health, kb, openapi, outcomes, privacy, slack, tickets  # noqa: E402,F401  (routes register on import)
+from . import conversations, health, identity, kb, openapi, outcomes, privacy, slack, tickets  # noqa: E402,F401  (routes register on import)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import jsonify
 
 from . import bp
+from .identity import IdentityCheck
 from .outcomes import OutcomeCreate, SurveyCreate
 from .privacy import CustomerRef
 from .slack import SlackThreadMessage
@@ -111,6 +112,7 @@ def spec() -> dict[str, Any]:
                 "TicketCreate": TicketCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "MessageCreate": MessageCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "OutcomeCreate": OutcomeCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "IdentityCheck": IdentityCheck.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "SurveyCreate": SurveyCreate.model_json_schema(ref_template="#/components/schemas/{model}"),
                 "ConversationLookup": ConversationLookup.model_json_schema(
                     ref_template="#/components/schemas/{model}"),
@@ -196,6 +198,15 @@ def spec() -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/OutcomeCreate"}}}},
                 "responses": {"201": _ok("Recorded", {"type": "object"}), "401": _error("No service token"),
                               "422": _error("Invalid fields")}}},
+            "/identity/verify": {"post": {
+                "summary": "The bot asks who a chat widget's signed identity (from a portal page) stands for",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/IdentityCheck"}}}},
+                "responses": {"200": _ok("The signed-in customer: customer_id, verified e-mail, name",
+                                         {"type": "object", "required": ["customer_id", "email", "name"]}),
+                              "401": _error("No service token"),
+                              "422": _error("Forged, expired or signed-out identity (code identity_invalid)")}}},
             "/privacy/export": {"post": {
                 "summary": "GDPR: everything stored about one customer (service token or an admin's session)",
                 "security": BEARER,

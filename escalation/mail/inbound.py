@@ -12,7 +12,9 @@
   out through the outbox like every other notice.
 
 The body is the text/plain part when there is one, else the HTML part as text; quoted
-history below our reply marker is cut from replies.
+history below our reply marker is cut from replies. The mail's files are kept with the
+customer's message within the portal's limits; a refused one is named in the thread and to
+the sender (:mod:`.files`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from .. import tickets
 from ..discard import is_blocked
 from ..errors import Conflict, NotFound
 from ..models import Customer, Ticket, utcnow
-from . import messageids
+from . import files, messageids, notify
 from .htmltext import html_to_text
 from .outbound import LOOP_HEADER
 from .outbox import rethread
@@ -166,25 +168,35 @@ def receive(session: Session, raw: bytes) -> Received:
     name, sender = parseaddr(_header(message, "From"))
     sender = sender.strip().lower()
     text = body_text(message)
+    kept = files.keep(message)
+    empty = "(files only)" if kept.uploads else "(no text)"
     ticket = find_ticket(session, message, sender)
     _verified(session, sender)
     follow_up = ""
     if ticket is not None:
         try:
-            tickets.customer_message(session, ticket, strip_quoted(text) or text or "(no text)")
+            tickets.customer_message(session, ticket, strip_quoted(text) or text or empty, uploads=kept.uploads)
         except Conflict:  # closed: the customer writes again, so a new ticket it is
             follow_up, ticket = ticket.number, None
         else:
+            if files.note_refused(session, ticket, kept.refused):
+                notify.attachments_refused(session, ticket, kept.refused)
             _record(session, ticket, message_id)
-            return Received("appended", "reply added to the thread", ticket.number)
+            return Received("appended", "reply added to the thread" + _refused_count(kept), ticket.number)
     subject = _subject(message) or f"E-mail from {name or sender}"
     description = f"(follow-up to {follow_up})\n\n{text}" if follow_up else text
     opened = tickets.open_ticket(session, name=name or sender.split("@")[0], email=sender, subject=subject[:200],
-                                 description=description, channel="email", actor="email")
-    tickets.customer_message(session, opened.ticket, text or "(no text)")
+                                 description=description, channel="email", actor="email",
+                                 refused_files=kept.refused)
+    tickets.customer_message(session, opened.ticket, text or empty, uploads=kept.uploads)
+    files.note_refused(session, opened.ticket, kept.refused)
     _verified(session, sender)
     _record(session, opened.ticket, message_id)
-    return Received("opened", "new ticket", opened.ticket.number)
+    return Received("opened", "new ticket" + _refused_count(kept), opened.ticket.number)
+
+
+def _refused_count(kept: files.Kept) -> str:
+    return f" ({len(kept.refused)} file(s) not accepted)" if kept.refused else ""
 
 
 def _verified(session: Session, sender: str) -> None:

@@ -15,19 +15,21 @@ stream did not deliver within ``CHAT_REPLY_MAIL_DELAY`` are e-mailed, several in
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+from flask import Flask, current_app, render_template
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import expected_wait
+from ..attachments import Refusal
 from ..models import Message, OutboxMail, Ticket, TicketEvent, User, utcnow
-from . import alerts, messageids, preferences
+from . import alerts, files, messageids, preferences
 from .outbox import enqueue, enqueue_once
-from .render import render
+from .render import REPLY_MARKER, Rendered, render
 
 if TYPE_CHECKING:
     from ..sla import Clock
@@ -60,15 +62,32 @@ def _to_customer(session: Session, kind: str, ticket: Ticket, *, auto_submitted:
     return enqueue(session, **mail)  # type: ignore[arg-type]
 
 
-def ticket_opened(session: Session, ticket: Ticket) -> OutboxMail | None:
+def ticket_opened(session: Session, ticket: Ticket, refused: Sequence[Refusal] = ()) -> OutboxMail | None:
     """The auto-acknowledgement: the ticket number and where to follow it.
 
     It goes to an address nobody verified yet, so it never repeats the customer's own text in
-    its subject or first lines (no subject, no name: nothing to phish with).
+    its subject or first lines (no subject, no name: nothing to phish with). ``refused``: the
+    files of the customer's mail that were not accepted, named with why and where to add them.
     """
     alerts.new_ticket(session, ticket)
     return _to_customer(session, "acknowledgement", ticket,
-                        expected_wait=expected_wait.for_ticket(session, ticket).sentence())
+                        expected_wait=expected_wait.for_ticket(session, ticket).sentence(),
+                        **files.refused_context(ticket, refused))
+
+
+def attachments_refused(session: Session, ticket: Ticket, refused: Sequence[Refusal]) -> OutboxMail | None:
+    """The customer's reply by e-mail carried files we did not accept: which, why, and the portal
+    page to add them (a new ticket's acknowledgement says it instead)."""
+    if not refused:
+        return None
+    customer = ticket.customer
+    if customer is None or not customer.email:
+        return None
+    context = {**_base(ticket), **files.refused_context(ticket, refused), "reply_marker": REPLY_MARKER}
+    rendered = Rendered(subject=f"Files not accepted on {ticket.number}",
+                        text=render_template("mail/attachment_refused.txt", **context).strip() + "\n",
+                        html=render_template("mail/attachment_refused.html", **context))
+    return enqueue(session, kind="attachment_refused", ticket=ticket, to_addr=customer.email, rendered=rendered)
 
 
 def ticket_assigned(session: Session, ticket: Ticket, agent: User, assigned_by: str = "") -> OutboxMail:
@@ -94,7 +113,18 @@ def agent_replied(session: Session, ticket: Ticket, message: Message) -> OutboxM
     the worker mails it later only if the customer did not see it live (:func:`chat_replies_due`)."""
     if message.internal or ticket.channel != "email":
         return None
-    return _to_customer(session, "agent_reply", ticket, auto_submitted=False, message=message, messages=[message])
+    return _replies_mail(session, ticket, [message])
+
+
+def _replies_mail(session: Session, ticket: Ticket, replies: Sequence[Message],
+                  dedupe_key: str | None = None) -> OutboxMail | None:
+    """The agent_reply mail of ``replies``, with their files attached or linked (:func:`.files.plan`)."""
+    sending = files.plan(replies)
+    mail = _to_customer(session, "agent_reply", ticket, auto_submitted=False, dedupe_key=dedupe_key,
+                        message=replies[-1], messages=list(replies), **sending.context(ticket))
+    if mail is not None and sending.attached:
+        mail.attachments = list(sending.files)
+    return mail
 
 
 def ticket_resolved(session: Session, ticket: Ticket) -> OutboxMail | None:
@@ -188,9 +218,8 @@ def chat_replies_due(session: Session, *, now: datetime | None = None, delay: fl
         ids = [e.payload.get("id") for e in events if e.payload.get("author") == "agent"]
         replies = session.scalars(select(Message).where(Message.id.in_(ids), Message.internal.is_(False))
                                   .order_by(Message.id)).all() if ids else []
-        if replies and _to_customer(session, "agent_reply", ticket, auto_submitted=False,
-                                    dedupe_key=f"chat-replies:{ticket_id}:{last}", message=replies[-1],
-                                    messages=list(replies)) is not None:
+        if replies and _replies_mail(session, ticket, list(replies),
+                                     dedupe_key=f"chat-replies:{ticket_id}:{last}") is not None:
             written += 1
     return written
 

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from ..models import OutboxMail
-from . import messageids
+from . import files, messageids
 
 LOOP_HEADER = "X-Care-Loop"
 
@@ -37,7 +37,8 @@ class SendRefused(Exception):
 
 
 def build_message(mail: OutboxMail, config: Any) -> bytes:
-    """The mail as sent: text and HTML alternatives, threading and anti-loop headers."""
+    """The mail as sent: text and HTML alternatives (and its files, see :mod:`.files`),
+    threading and anti-loop headers."""
     name, address = messageids.support_address(config)
     message = EmailMessage()
     message["From"] = formataddr((name, address))
@@ -59,6 +60,8 @@ def build_message(mail: OutboxMail, config: Any) -> bytes:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.body_text)
     message.add_alternative(mail.body_html, subtype="html")
+    if mail.attachments:
+        files.attach(message, mail.attachments)
     return message.as_bytes(policy=SMTP)
 
 

@@ -73,7 +73,10 @@ _COMMON = {
 }
 _CUSTOMER = {**_COMMON, "unsubscribe_url": "the one-click unsubscribe / preferences page"}
 VARIABLES: dict[str, dict[str, str]] = {
-    "acknowledgement": {**_CUSTOMER, "expected_wait": "when to expect a first reply (may be empty)"},
+    "acknowledgement": {**_CUSTOMER, "expected_wait": "when to expect a first reply (may be empty)",
+                        "refused": "files of the customer's mail not accepted (name, reason); may be empty",
+                        "portal_url": "the ticket's page in the customer portal",
+                        "attachment_limits": "the file types and size accepted, in words"},
     "resolved": {**_CUSTOMER, "rating_links": "the one-click ratings: each has rating (5..1), label and url"},
     "allocated": {**_CUSTOMER, "agent.name": "the agent's name", "agent_first_name": "the agent's first name"},
     "reopened": {**_CUSTOMER, "agent_name": "the assigned agent's name (may be empty)"},
@@ -85,7 +88,10 @@ VARIABLES: dict[str, dict[str, str]] = {
                  "console_url": "the ticket in the agent console"},
     "agent_reply": {**_CUSTOMER, "message.body": "the (latest) agent's reply (text)",
                     "message.author_name": "the agent's name",
-                    "messages": "every reply in this mail (chat replies not seen live), each with body and author_name"},
+                    "messages": "every reply in this mail (chat replies not seen live), each with body and author_name",
+                    "attachments": "the replies' files (name, size); may be empty",
+                    "attached": "true when the files are attached, false when too large (then linked)",
+                    "portal_url": "the ticket's page in the customer portal"},
     "sla_notice": {**_COMMON, "admin.name": "the admin's name", "admin.username": "the admin's user name",
                    "admin.email": "the admin's e-mail address",
                    "sla_state": "\"at risk\" or \"breached\"", "previous_state": "the state before, e.g. \"on time\"",

@@ -8,19 +8,23 @@ against the database on every portal request; see :mod:`.accounts` for why an ol
 after signing out.
 
 Rate limits (:mod:`.limits`) and the security headers of the consoles apply to every page.
+A signed-in customer's pages embed the chat widget with a signed identity
+(:mod:`.widget_identity`), so the bot does not ask them their name and e-mail again; their
+Content-Security-Policy lets the widget reach the bot (``RASA_URL``) and nothing else.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 
 from ..db import db
 from ..http import CONSOLE_CSP
 from ..models import CustomerAccount
-from . import accounts
+from . import accounts, widget_identity
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "portal"
@@ -67,10 +71,33 @@ def customer_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def widget_csp() -> str:
+    """The consoles' policy, with the bot's and the API's origins added for the widget's requests."""
+    extra = " ".join(o for o in {_origin(current_app.config["RASA_URL"]), _origin(current_app.config["PUBLIC_URL"])}
+                     if o)
+    return CONSOLE_CSP.replace("connect-src 'self'", f"connect-src 'self' {extra}".rstrip())
+
+
+def widget_options() -> dict[str, str] | None:
+    """The widget's options on a signed-in customer's page (None for anyone else)."""
+    account = current_customer()
+    if account is None:
+        return None
+    config = current_app.config
+    return {"rasa_url": config["RASA_URL"], "api_url": config["PUBLIC_URL"].rstrip("/"),
+            "identity": widget_identity.issue(config, account)}
+
+
 @bp.after_request
 def portal_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+        response.headers.setdefault("Content-Security-Policy",
+                                    widget_csp() if current_customer() is not None else CONSOLE_CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cache-Control", "no-store")  # personal pages: never from a shared cache
     return response
@@ -78,7 +105,9 @@ def portal_headers(response: Response) -> Response:
 
 @bp.app_context_processor
 def portal_context() -> dict[str, Any]:
-    return {"portal_customer": current_customer() if request else None}
+    if not request:
+        return {"portal_customer": None, "portal_widget": None}
+    return {"portal_customer": current_customer(), "portal_widget": widget_options()}
 
 
 from . import account_views, limits, privacy_views, ticket_views  # noqa: E402,F401  (routes register on bp)

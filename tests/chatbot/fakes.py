@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 from actions.escalation_client import (
     ApiError,
     Caller,
+    Identity,
     KbHit,
     KbSearchResult,
     ServiceUnavailable,
@@ -34,6 +35,7 @@ class FakeEscalationClient:
         self.calls: list[tuple[str, Any]] = []
         self.callers: list[Optional[Caller]] = []  # who each search / ticket was for
         self._receipts: dict[str, tuple[Mapping[str, Any], TicketReceipt]] = {}
+        self.identities: dict[str, Identity] = {}  # signed identity token -> who it stands for
 
     async def search_kb(
         self, query: str, k: int = 4, caller: Optional[Caller] = None, context: Optional[str] = None,
@@ -87,6 +89,11 @@ class FakeEscalationClient:
         self.calls.append(("get_ticket", number))
         self._fail_if_down()
         return self.tickets.get(number)
+
+    async def verify_identity(self, token: str) -> Optional[Identity]:
+        self.calls.append(("verify_identity", token))
+        self._fail_if_down()
+        return self.identities.get(token)
 
     def tracking_url(self, number: str) -> str:
         return f"{self.public_url}/track?number={number}"

@@ -121,3 +121,15 @@ def test_the_action_server_checks_the_shared_secret(header, ok):
 def test_the_action_server_will_not_start_without_its_token():
     with pytest.raises(SystemExit):
         care_action_server.build_app("")
+
+
+def test_the_configured_channel_reads_the_widgets_custom_data():
+    """The widget sends its metadata (language, the portal's signed identity) as `customData`
+    (widget/src/socket-transport.js): the channel `rasa run` starts must read that key."""
+    from pathlib import Path
+
+    import yaml
+
+    credentials = yaml.safe_load((Path(__file__).resolve().parents[2] / "chatbot" / "credentials.yml").read_text())
+    channel = CareSocketIOInput.from_credentials(credentials["care_channels.CareSocketIOInput"])
+    assert channel.metadata_key == "customData"

@@ -45,6 +45,20 @@ def mail_link(stack: RunningStack, address: str, path: str) -> str:
     raise AssertionError(f"no mail with a {path} link reached {address}")
 
 
+def register_and_verify(page, stack: RunningStack, email: str) -> None:
+    """Register in the portal, open the verification link from the mail catcher, confirm:
+    the page ends in My tickets, signed in."""
+    page.goto(f"{stack.api_url}/portal/register")
+    page.get_by_label("Your name").fill("Laura Smith")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    page.get_by_test_id("portal-submit").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    page.goto(stack.api_url + mail_link(stack, email, "/portal/verify/"))
+    page.get_by_test_id("portal-submit").click()
+    expect(page.get_by_role("heading", name="My tickets")).to_be_visible()
+
+
 def test_laura_registers_raises_follows_and_closes_her_tickets(live_stack: RunningStack, browser, tmp_path) -> None:
     base = live_stack.api_url
     laura_email = f"laura.portal.{uuid.uuid4().hex[:6]}@example.com"
@@ -59,14 +73,7 @@ def test_laura_registers_raises_follows_and_closes_her_tickets(live_stack: Runni
 
     with separate_people(browser, 3, DESKTOP) as (laura, kim, tim):
         # --- register, verify through the mail, land in My tickets with the chat ticket ----------
-        laura.goto(f"{base}/portal/register")
-        laura.get_by_label("Your name").fill("Laura Smith")
-        laura.get_by_label("E-mail address").fill(laura_email)
-        laura.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
-        laura.get_by_test_id("portal-submit").click()
-        expect(laura.get_by_role("heading", name="Check your inbox")).to_be_visible()
-        laura.goto(base + mail_link(live_stack, laura_email, "/portal/verify/"))
-        laura.get_by_test_id("portal-submit").click()
+        register_and_verify(laura, live_stack, laura_email)
         expect(laura.get_by_test_id("portal-tickets")).to_contain_text(chat_number)
 
         # --- raise a ticket by the form: articles are suggested while she types -----------------

@@ -153,6 +153,7 @@ ROUTES: dict[tuple[str, str], Row] = {
                                            headers={"Idempotency-Key": "routes"}),
     ("api.ticket_status", "GET"): service(200),
     ("api.bot_outcome", "POST"): service(201, json={"conversation_id": "c", "outcome": "self_served"}),
+    ("api.verify_identity", "POST"): service(422, json={"token": "forged.token.value"}),  # valid: test_widget_identity
     # the thread has no ticket: 404, and Rasa's Slack channel lets the bot answer
     ("api.slack_thread_message", "POST"): service(404, json={"channel": "D1", "thread_ts": "1.2", "user": "U1",
                                                              "text": "hello"}),

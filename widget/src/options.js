@@ -11,6 +11,7 @@ export const DEFAULTS = Object.freeze({
   position: 'right',
   language: 'en',
   user: null,
+  identity: null,
   open: false,
   pollInterval: 2000,
   handoffTransport: 'api',
@@ -91,6 +92,8 @@ export function resolveOptions(input, scriptOrigin) {
   }
   o.open = o.open === true || o.open === 'true';
   o.user = cleanUser(o.user);
+  // a signed identity from the customer portal: opaque here, checked by the bot with the service
+  o.identity = typeof o.identity === 'string' && o.identity ? o.identity : null;
   return o;
 }
 

@@ -25,6 +25,7 @@ export function createTransport(options, store, events) {
       metadata: () => {
         const data = {};
         if (options.user) data.user = options.user;
+        if (options.identity) data.identity = options.identity;
         if (options.language) data.language = options.language;
         return Object.keys(data).length ? data : null;
       },

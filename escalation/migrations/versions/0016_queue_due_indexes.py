@@ -26,7 +26,7 @@ Built ``CONCURRENTLY`` (the desk keeps taking tickets meanwhile), ``IF NOT EXIST
 after an interrupted build is safe.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-01 00:20:00.000000
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
