@@ -31,8 +31,8 @@ from kb_index.building import build_articles, open_index  # noqa: E402
 from kb_index.evaluate import _audience, load_questions  # noqa: E402
 from kb_index.sections import WEIGHTS, Weights  # noqa: E402
 
-GRID = {"keyword": (0.0, 0.1, 0.2, 0.3), "steps": (0.0, 0.05, 0.1, 0.15),
-        "how": (0.0, 0.05, 0.1, 0.15), "question": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)}
+GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
+        "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)}
 
 
 def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--index", default="var/kb_index")
     parser.add_argument("--source", default="data/kb")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=tuple(GRID), nargs="*", default=None,
+                        help="vary only these weights; the others keep their values in use")
     args = parser.parse_args()
     questions = load_questions(args.questions)
     shipped = open_index(args.index, source_dir=args.source)
@@ -72,7 +74,9 @@ def main() -> None:
                                  f"{args.index.rstrip('/')}_imported", shipped.embedder)
     names = ("as shipped", "imported as is")
     items = [collect(index, questions) for index in (shipped, imported)]
-    combos = [Weights(*values) for values in itertools.product(*GRID.values())]
+    grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
+            for name, values in GRID.items()}
+    combos = [Weights(*values) for values in itertools.product(*grid.values())]
     table = np.array([[right(it, w) for it in items] for w in combos])  # combo x index x question
     n = table.shape[2]
     print(f"{n} labelled questions; {len(combos)} weight combinations")

@@ -109,7 +109,7 @@ class Weights:
     keyword: float = 0.2     # + this * BM25 / the article's best section BM25
     steps: float = 0.1       # + this for a section with numbered steps (a procedure)
     how: float = 0.1         # + this again when the question asks how to do something
-    question: float = 0.0    # + this * best cosine with the front-matter questions naming it
+    question: float = 1.0    # + this * best cosine with the front-matter questions naming it
 
 
 WEIGHTS = Weights()
