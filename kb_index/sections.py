@@ -151,7 +151,9 @@ class Evidence:
 
     def choose(self, weights: Weights = WEIGHTS) -> str:
         """Heading of the section to show."""
-        return best_section(section_scores(self, weights), self.headings, self.intro)
+        supported = {h for h, s in zip(self.headings, self.support.tolist()) if s > 0}
+        intro = "" if self.intro in supported else self.intro   # a question names it: it may win
+        return best_section(section_scores(self, weights), self.headings, intro)
 
 
 def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray:
