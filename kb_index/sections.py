@@ -109,7 +109,8 @@ class Weights:
     keyword: float = 0.2     # + this * BM25 / the article's best section BM25
     steps: float = 0.1       # + this for a section with numbered steps (a procedure)
     how: float = 0.1         # + this again when the question asks how to do something
-    question: float = 1.0    # + this * best cosine with the front-matter questions naming it
+    question: float = 0.75   # + this * (best cosine with the front-matter questions naming it
+    floor: float = 0.3       #   - this, when positive): only a close match counts
 
 
 WEIGHTS = Weights()
@@ -151,7 +152,7 @@ class Evidence:
 
     def choose(self, weights: Weights = WEIGHTS) -> str:
         """Heading of the section to show."""
-        supported = {h for h, s in zip(self.headings, self.support.tolist()) if s > 0}
+        supported = {h for h, s in zip(self.headings, self.support.tolist()) if s > weights.floor}
         intro = "" if self.intro in supported else self.intro   # a question names it: it may win
         return best_section(section_scores(self, weights), self.headings, intro)
 
@@ -165,8 +166,9 @@ def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray
     top = float(keyword.max()) if len(keyword) else 0.0
     relative = keyword / top if top > 0 else np.zeros_like(evidence.cosine)
     bonus = weights.steps + (weights.how if evidence.how else 0.0)
+    support = np.maximum(evidence.support - weights.floor, 0.0)
     return (evidence.cosine + weights.keyword * relative + bonus * evidence.procedure
-            + weights.question * evidence.support)
+            + weights.question * support)
 
 
 def best_section(scores: np.ndarray, headings: list[str], intro: str) -> str:
