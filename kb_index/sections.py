@@ -1,7 +1,7 @@
 """An article's sections, and which one answers a question.
 
 A *section* is the text under one Markdown heading, as the chunker sees it (a section
-shorter than ``MIN_SECTION_CHARS`` is merged into the next one, and the text before the
+shorter than ``chunking.MIN_SECTION_CHARS`` is merged into the next one, and the text before the
 first ``##`` heading is the section of the ``# title``).  Each has an *anchor*, the slug
 of its heading as GitHub and the help pages write it ("How to reactivate your account"
 -> ``how-to-reactivate-your-account``), which the eval set's gold passages name.
@@ -9,9 +9,10 @@ of its heading as GitHub and the help pages write it ("How to reactivate your ac
 The hit's answering section is chosen by how well it answers, not by the fused chunk
 score that ranked the article: the cosine of the question's embedding with each
 section's chunk vectors (their embedded text starts with ``title / heading``), plus a
-little relative BM25 and a bonus for numbered steps when the question asks how
+little relative BM25, a bonus for numbered steps when the question asks how, and the
+support of the article's front-matter questions that name the section
 (:func:`section_scores`); best chunk per section, the introduction only when there is
-nothing else.  The fused score rewarded a shared word ("reactivated") over what the
+nothing else or a question naming it is close.  The fused score rewarded a shared word ("reactivated") over what the
 question asks (docs/kb_index.md, "Answers").
 """
 
