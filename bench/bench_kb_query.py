@@ -27,13 +27,17 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runs from the repo root as documented
 
-from kb_index import Embedder, settings
-from kb_index.bm25 import KeywordIndex
-from kb_index.store import VectorStore
+import numpy as np  # noqa: E402
+
+from kb_index import Embedder, settings  # noqa: E402
+from kb_index.bm25 import KeywordIndex  # noqa: E402
+from kb_index.store import VectorStore  # noqa: E402
 
 DIMENSION = 384
 QUESTIONS = ["i forgot my pasword", "where is my parcel", "how do i return a jacket",

@@ -11,7 +11,7 @@ A source file looks like::
     area: accounts                   # optional
     questions:                       # optional: how customers ask, indexed as well
       - "forgot my password"
-      - "it says my details are wrong when I try to log in"
+      - "it says my details are wrong when I try to log in": reset-your-password  # answered there
     ---
     # Reset your password
     ## Steps
@@ -58,6 +58,9 @@ class Article:
     area: str = ""
     source: str | None = None
     questions: tuple[str, ...] = field(default_factory=tuple)
+    # per question, the anchor of the section that answers it ("" when not said); empty
+    # when no question names one
+    question_sections: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         where = self.source or f"<article {self.id!r}>"
@@ -87,6 +90,12 @@ class Article:
             raise ArticleError(where, "questions", "must be a list of non-empty strings of at most "
                                f"{MAX_QUESTION_CHARS} characters, got {self.questions!r}")
         object.__setattr__(self, "questions", tuple(q.strip() for q in questions))
+        anchors = tuple(self.question_sections)
+        if anchors and (len(anchors) != len(questions) or not all(isinstance(a, str) for a in anchors)):
+            raise ArticleError(where, "questions", "section anchors must be strings, one per "
+                               f"question, got {self.question_sections!r}")
+        object.__setattr__(self, "question_sections",
+                           tuple(a.strip().lstrip("#") for a in anchors) if any(anchors) else ())
         object.__setattr__(self, "title", self.title.strip())
         if not self.url:
             object.__setattr__(self, "url", f"/help/{self.id}")
@@ -96,8 +105,11 @@ class Article:
         data = {k: v for k, v in asdict(self).items() if k != "source"}
         data["tags"] = list(self.tags)
         data["questions"] = list(self.questions)
+        data["question_sections"] = list(self.question_sections)
         if not self.questions:       # hashes of articles without questions stay as they were
             del data["questions"]
+        if not self.question_sections:   # nor do those of articles whose questions name none
+            del data["question_sections"]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
@@ -105,12 +117,14 @@ class Article:
         data = asdict(self)
         data["tags"] = list(self.tags)
         data["questions"] = list(self.questions)
+        data["question_sections"] = list(self.question_sections)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Article:
         return cls(**{**data, "tags": tuple(data.get("tags", ())),
-                      "questions": tuple(data.get("questions", ()))})
+                      "questions": tuple(data.get("questions", ())),
+                      "question_sections": tuple(data.get("question_sections", ()))})
 
 
 def parse_article(text: str, source: str) -> Article:
@@ -140,9 +154,7 @@ def parse_article(text: str, source: str) -> Article:
         tags = [t.strip() for t in tags.split(",") if t.strip()]
     if not isinstance(tags, (list, tuple)):
         raise ArticleError(source, "tags", f"must be a list of strings, got {tags!r}")
-    questions = meta.get("questions") or ()
-    if not isinstance(questions, (list, tuple)):
-        raise ArticleError(source, "questions", f"must be a list of strings, got {questions!r}")
+    questions, anchors = _questions(meta.get("questions") or (), source)
     return Article(
         id=_as_str(meta["id"], source, "id"),
         title=_as_str(meta["title"], source, "title"),
@@ -152,8 +164,28 @@ def parse_article(text: str, source: str) -> Article:
         tags=tuple(tags),
         area=_as_str(meta.get("area") or "", source, "area"),
         source=source,
-        questions=tuple(questions),
+        questions=questions,
+        question_sections=anchors,
     )
+
+
+def _questions(items: object, source: str) -> tuple[tuple, tuple[str, ...]]:
+    """Front-matter ``questions``: each a string, or a one-entry mapping
+    ``"question": section-anchor`` naming the section of the article that answers it."""
+    if not isinstance(items, (list, tuple)):
+        raise ArticleError(source, "questions", f"must be a list of strings, got {items!r}")
+    questions, anchors = [], []
+    for item in items:
+        if isinstance(item, dict):
+            if len(item) != 1 or not all(isinstance(v, str) and v.strip() for v in item.values()):
+                raise ArticleError(source, "questions", "a question with its section is written "
+                                   f'"question": section-anchor, got {item!r}')
+            (item, anchor), = item.items()
+        else:
+            anchor = ""
+        questions.append(item)
+        anchors.append(anchor)
+    return tuple(questions), tuple(anchors) if any(anchors) else ()
 
 
 def _as_str(value: object, source: str, name: str) -> str:

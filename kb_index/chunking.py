@@ -17,9 +17,11 @@ chunk can make its article rank first, but it is never shown as the snippet.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .articles import Article
+from .errors import ArticleError
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -32,7 +34,8 @@ _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")
 class Chunk:
     article_id: str
     position: int          # 0-based order of the chunk within its article
-    heading: str           # the section heading ("" for text before the first heading)
+    heading: str           # the section heading ("" for text before the first heading);
+                           # of a question: the section that answers it, if it names one
     text: str              # the section text of this chunk (Markdown), or the question
     kind: str = "section"  # "section" (article text) or "question" (front matter)
 
@@ -102,9 +105,18 @@ def _first_break(text: str, lo: int, hi: int) -> int:
     return lo
 
 
-def chunk_article(article: Article, chunk_chars: int = 900, chunk_overlap: int = 150) -> list[Chunk]:
-    """The chunks of one article.  Short sections (a heading with a line or two) are
-    merged with the following section so no chunk is a bare heading."""
+def anchor(heading: str) -> str:
+    """GitHub-style slug of a heading: lower case, punctuation dropped, spaces to hyphens
+    ("How to reactivate your account" -> ``how-to-reactivate-your-account``)."""
+    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
+    return re.sub(r"\s", "-", text)
+
+
+def merged_sections(article: Article) -> list[tuple[str, str]]:
+    """``[(heading, markdown)]``: the article's sections, a short one (a heading with a
+    line or two) merged into the next, so no chunk is a bare heading.  The text before
+    the first ``##`` heading has the heading "" (``embed_text`` adds the title)."""
     merged: list[tuple[str, str]] = []
     pending = ""
     for heading, text in split_sections(article.body):
@@ -118,10 +130,24 @@ def chunk_article(article: Article, chunk_chars: int = 900, chunk_overlap: int =
         merged.append((heading, text))
     if pending or not merged:
         merged.append(("", pending))
+    return merged
+
+
+def chunk_article(article: Article, chunk_chars: int = 900, chunk_overlap: int = 150) -> list[Chunk]:
+    """The chunks of one article: its sections, cut into windows, then its questions.
+    A question that names the section answering it (front matter ``"question": anchor``)
+    carries that section's heading; :class:`ArticleError` when no section has the anchor."""
+    merged = merged_sections(article)
     chunks: list[Chunk] = []
     for heading, text in merged:
         for piece in window(text, chunk_chars, chunk_overlap) or [""]:
             chunks.append(Chunk(article.id, len(chunks), heading, piece))
-    for question in article.questions:
-        chunks.append(Chunk(article.id, len(chunks), "", question, kind="question"))
+    headings = {anchor(heading or article.title): heading for heading, _ in merged}
+    for question, name in zip(article.questions, article.question_sections or [""] * len(article.questions)):
+        if name and name not in headings:
+            raise ArticleError(article.source or f"<article {article.id!r}>", "questions",
+                               f"{question!r} names section #{name}, which the article does not "
+                               f"have (its sections: {', '.join(headings)})")
+        heading = (headings[name] or article.title) if name else ""   # the title: the introduction
+        chunks.append(Chunk(article.id, len(chunks), heading, question, kind="question"))
     return chunks

@@ -93,7 +93,7 @@ def _eval(args: argparse.Namespace) -> int:
     sets = [("KB as shipped (articles with their front-matter questions)", index)]
     imported_dir = f"{args.index.rstrip('/')}_imported" if args.imported_index is None else args.imported_index
     if imported_dir:
-        imported = [replace(a, questions=()) for a in load_articles(args.source)]
+        imported = [replace(a, questions=(), question_sections=()) for a in load_articles(args.source)]
         plain_index, _ = build_articles(imported, imported_dir, index.embedder, **options)
         sets.append(("KB imported as is (titles and text, no question lists)", plain_index))
     for title, searched in sets:

@@ -27,8 +27,8 @@ from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
 from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
-from .sections import (Section, article_sections, asks_how, best_section, is_procedure, make_section,
-                       section_scores)
+from .sections import (Evidence, Section, article_sections, asks_how, is_procedure, make_section,
+                       question_support)
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,12 @@ class Index:
         questions: set[int] = set()
         first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
         section_rows: dict[str, list[int]] = {}   # each article's chunks of text, in order
+        answered_rows: dict[str, list[int]] = {}  # its questions that name their section
         for i, c in enumerate(row_chunks):
             if c is not None and c.kind == "question":
                 questions.add(i)
+                if c.heading:
+                    answered_rows.setdefault(c.article_id, []).append(i)
             elif c is not None:
                 first_section.setdefault(c.article_id, i)
                 section_rows.setdefault(c.article_id, []).append(i)
@@ -89,7 +92,7 @@ class Index:
             self._row_article, self._internal, self._alive = row_article, internal, alive
             self._employee = employee
             self._question_rows, self._first_section = question_rows, first_section
-            self._section_rows = section_rows
+            self._section_rows, self._answered_rows = section_rows, answered_rows
             self._keyword, self._keyword_rows, self._speller = keyword
 
     @staticmethod
@@ -179,6 +182,13 @@ class Index:
         with self._lock:
             return self._section(ranked, vector, asks_how(query))
 
+    def section_evidence(self, ranked: RankedArticle, query: str,
+                         vector: np.ndarray | None) -> Evidence | None:
+        """What :meth:`shown_section` chooses from, to try other weights (for evaluation)."""
+        with self._lock:
+            return self._evidence(ranked, vector, asks_how(query),
+                                  dict(reversed(article_sections(self._articles[ranked.article_id]))))
+
     def _allowed(self, audience: str) -> np.ndarray:
         """Rows ``audience`` may read: internal (agents) all; employee all but internal; public
         neither internal nor employee articles."""
@@ -225,18 +235,29 @@ class Index:
         article = self._articles[ranked.article_id]
         sections = article_sections(article)
         markdown = dict(reversed(sections))          # heading -> text; the first of a repeat
-        rows = self._section_rows.get(article.id, [])
-        headings = [self._row_chunks[r].heading or article.title for r in rows]
-        if not rows:
-            heading = sections[0][0]
-        else:
-            cosine = (self._store.vectors(rows) @ np.asarray(vector, dtype=np.float32)
-                      if vector is not None else np.zeros(len(rows), dtype=np.float32))
-            keyword = np.array([ranked.keyword_rows.get(r, 0.0) for r in rows], dtype=np.float32)
-            procedure = np.array([is_procedure(markdown.get(h, "")) for h in headings], dtype=np.float32)
-            heading = best_section(section_scores(cosine, keyword, procedure, how), headings,
-                                   sections[0][0])
+        evidence = self._evidence(ranked, vector, how, markdown)
+        heading = evidence.choose() if evidence is not None else sections[0][0]
         return make_section(heading, markdown.get(heading, sections[0][1]))
+
+    def _evidence(self, ranked: RankedArticle, vector: np.ndarray | None, how: bool,
+                  markdown: dict[str, str]) -> Evidence | None:
+        """What the section choice looks at (None for an article without text chunks).
+        Call with ``self._lock`` held."""
+        article = self._articles[ranked.article_id]
+        rows = self._section_rows.get(article.id, [])
+        if not rows:
+            return None
+        headings = [self._row_chunks[r].heading or article.title for r in rows]
+        query = np.asarray(vector, dtype=np.float32) if vector is not None else None
+        cosine = self._store.vectors(rows) @ query if query is not None else np.zeros(len(rows), np.float32)
+        keyword = np.array([ranked.keyword_rows.get(r, 0.0) for r in rows], dtype=np.float32)
+        procedure = np.array([is_procedure(markdown.get(h, "")) for h in headings], dtype=np.float32)
+        answered = self._answered_rows.get(article.id, [])
+        support = (question_support(self._store.vectors(answered) @ query,
+                                    [self._row_chunks[r].heading for r in answered], headings)
+                   if answered and query is not None else np.zeros(len(rows), np.float32))
+        intro = article.title if article.title in markdown else ""   # "": it has none
+        return Evidence(headings, cosine, keyword, procedure, support, how, intro)
 
     # ---- changing -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """An article's sections, and which one answers a question.
 
 A *section* is the text under one Markdown heading, as the chunker sees it (a section
-shorter than ``MIN_SECTION_CHARS`` is merged into the next one, and the text before the
+shorter than ``chunking.MIN_SECTION_CHARS`` is merged into the next one, and the text before the
 first ``##`` heading is the section of the ``# title``).  Each has an *anchor*, the slug
 of its heading as GitHub and the help pages write it ("How to reactivate your account"
 -> ``how-to-reactivate-your-account``), which the eval set's gold passages name.
@@ -9,22 +9,22 @@ of its heading as GitHub and the help pages write it ("How to reactivate your ac
 The hit's answering section is chosen by how well it answers, not by the fused chunk
 score that ranked the article: the cosine of the question's embedding with each
 section's chunk vectors (their embedded text starts with ``title / heading``), plus a
-little relative BM25 and a bonus for numbered steps when the question asks how
+little relative BM25, a bonus for numbered steps when the question asks how, and the
+support of the article's front-matter questions that name the section
 (:func:`section_scores`); best chunk per section, the introduction only when there is
-nothing else.  The fused score rewarded a shared word ("reactivated") over what the
+nothing else or a question naming it is close.  The fused score rewarded a shared word ("reactivated") over what the
 question asks (docs/kb_index.md, "Answers").
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
 from .articles import Article
-from .chunking import MIN_SECTION_CHARS, split_sections
+from .chunking import anchor, merged_sections
 
 SECTION_CHARS = 900     # a section up to this long (as plain text) is shown whole
 
@@ -42,30 +42,10 @@ class Section:
     complete: bool   # False when ``text`` is the start of a longer section
 
 
-def anchor(heading: str) -> str:
-    """GitHub-style slug: lower case, punctuation dropped, spaces to hyphens."""
-    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
-    return re.sub(r"\s", "-", text)
-
-
 def article_sections(article: Article) -> list[tuple[str, str]]:
-    """``[(heading, markdown)]`` with the chunker's merging of short sections; the text
-    before the first heading belongs to the article's title."""
-    merged: list[tuple[str, str]] = []
-    pending = ""
-    for heading, text in split_sections(article.body):
-        if heading == article.title:
-            heading = ""                  # as in chunk_article: the title is no text
-        if pending:
-            text, pending = f"{pending}\n\n{text}".strip(), ""
-        if len(text) < MIN_SECTION_CHARS:
-            pending = "\n".join(p for p in (heading, text) if p)
-            continue
-        merged.append((heading or article.title, text))
-    if pending or not merged:
-        merged.append((article.title, pending))
-    return merged
+    """``[(heading, markdown)]`` as the chunker merges them; the text before the first
+    heading belongs to the article's title."""
+    return [(heading or article.title, text) for heading, text in merged_sections(article)]
 
 
 def plain(markdown: str) -> str:
@@ -118,12 +98,23 @@ def make_section(heading: str, markdown: str, limit: int = SECTION_CHARS) -> Sec
     return Section(heading, anchor(heading), text, complete)
 
 
-KEYWORD_WEIGHT = 0.2     # section score: + this * BM25 / the article's best section BM25
-STEPS_BONUS = 0.1        #   + this for a section with numbered steps (a procedure)
-HOW_BONUS = 0.1          #   + this again when the question asks how to do something
 _STEPS = re.compile(r"(?m)^\s*1[.)]\s")
 _HOW = re.compile(r"\b(how|can (i|you|we)|could you|where|want to|need to|i'?d like|help me|steps?|way to)\b",
                   re.I)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The constants of :func:`section_scores` (chosen by cross-validation: docs/kb_index.md,
+    "Answers", and bench/eval_section_choice.py)."""
+    keyword: float = 0.2     # + this * BM25 / the article's best section BM25
+    steps: float = 0.1       # + this for a section with numbered steps (a procedure)
+    how: float = 0.1         # + this again when the question asks how to do something
+    question: float = 0.75   # + this * (best cosine with the front-matter questions naming it
+    floor: float = 0.3       #   - this, when positive): only a close match counts
+
+
+WEIGHTS = Weights()
 
 
 def is_procedure(markdown: str) -> bool:
@@ -136,15 +127,49 @@ def asks_how(question: str) -> bool:
     return bool(_HOW.search(question)) or len(question.split()) <= 3
 
 
-def section_scores(cosine: np.ndarray, keyword: np.ndarray, procedure: np.ndarray,
-                   how: bool) -> np.ndarray:
+def question_support(cosine: np.ndarray, question_headings: list[str],
+                     headings: list[str]) -> np.ndarray:
+    """For each candidate chunk (by its section's ``headings``), the best cosine of the
+    query with the article's front-matter questions that name that section as their
+    answer (``question_headings``); 0 for a section no question names."""
+    best: dict[str, float] = {}
+    for heading, score in zip(question_headings, cosine.tolist()):
+        best[heading] = max(score, best.get(heading, 0.0))
+    return np.array([best.get(h, 0.0) for h in headings], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the choice of a hit's section looks at, one entry per candidate chunk of the
+    article's text: its section's heading, its cosine with the query, its BM25 score,
+    whether its section has numbered steps, and its :func:`question_support`."""
+    headings: list[str]
+    cosine: np.ndarray
+    keyword: np.ndarray
+    procedure: np.ndarray
+    support: np.ndarray
+    how: bool        # the query asks how (:func:`asks_how`)
+    intro: str       # heading of the article's introduction, "" when it has none
+
+    def choose(self, weights: Weights = WEIGHTS) -> str:
+        """Heading of the section to show."""
+        supported = {h for h, s in zip(self.headings, self.support.tolist()) if s > weights.floor}
+        intro = "" if self.intro in supported else self.intro   # a question names it: it may win
+        return best_section(section_scores(self, weights), self.headings, intro)
+
+
+def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray:
     """The score of each candidate chunk of text for showing: its cosine with the
     question, plus BM25 relative to the article's best chunk, plus a bonus for steps
-    when the question asks how.  Constants: docs/kb_index.md, "Answers"."""
+    when the question asks how, plus the support of the front-matter questions that
+    name its section."""
+    keyword = evidence.keyword
     top = float(keyword.max()) if len(keyword) else 0.0
-    relative = keyword / top if top > 0 else np.zeros_like(cosine)
-    bonus = STEPS_BONUS + (HOW_BONUS if how else 0.0)
-    return cosine + KEYWORD_WEIGHT * relative + bonus * procedure
+    relative = keyword / top if top > 0 else np.zeros_like(evidence.cosine)
+    bonus = weights.steps + (weights.how if evidence.how else 0.0)
+    support = np.maximum(evidence.support - weights.floor, 0.0)
+    return (evidence.cosine + weights.keyword * relative + bonus * evidence.procedure
+            + weights.question * support)
 
 
 def best_section(scores: np.ndarray, headings: list[str], intro: str) -> str:

@@ -3,6 +3,7 @@ follow-up questions searched with the question before them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 
 from kb_index import FakeEmbedder, build, open_index
 from kb_index.articles import parse_article
-from kb_index.sections import (anchor, article_sections, asks_how, best_section, fit, make_section,
-                               plain, section_scores)
+from kb_index.chunking import chunk_article
+from kb_index.errors import ArticleError
+from kb_index.sections import (Evidence, Weights, anchor, article_sections, asks_how, best_section, fit,
+                               make_section, plain, question_support)
 
 REACTIVATE = """---
 id: reactivate-inactive-account
@@ -106,12 +109,72 @@ def test_asks_how():
     assert not asks_how("Why did you cancel my order without telling me?")
 
 
+def _evidence(how: bool, support=(0.0, 0.0, 0.0), intro: str = "intro") -> Evidence:
+    return Evidence(["intro", "how", "five"], np.array([0.80, 0.66, 0.77], np.float32),
+                    np.array([2.0, 2.0, 2.0], np.float32), np.array([0.0, 1.0, 0.0], np.float32),
+                    np.array(support, np.float32), how, intro)
+
+
 def test_steps_win_a_near_tie_when_the_question_asks_how():
-    cosine = np.array([0.66, 0.77], dtype=np.float32)        # steps, the five-year section
-    keyword = np.array([2.0, 2.0], dtype=np.float32)
-    procedure = np.array([1.0, 0.0], dtype=np.float32)
-    assert best_section(section_scores(cosine, keyword, procedure, how=True), ["how", "five"], "") == "how"
-    assert best_section(section_scores(cosine, keyword, procedure, how=False), ["how", "five"], "") == "five"
+    assert _evidence(how=True).choose() == "how"
+    assert _evidence(how=False).choose() == "five"
+
+
+def test_the_intro_is_shown_only_when_a_question_names_it_or_there_is_nothing_else():
+    assert _evidence(how=False).choose() == "five"                      # intro scores best, skipped
+    assert _evidence(how=False, support=(0.9, 0.0, 0.0)).choose() == "intro"
+    assert _evidence(how=False, intro="").choose() == "intro"           # an article without intro
+
+
+def test_a_front_matter_question_that_names_a_section_pulls_the_choice_there():
+    support = question_support(np.array([0.9, 0.3], np.float32), ["five", "how"], ["intro", "how", "five"])
+    assert support.tolist() == pytest.approx([0.0, 0.3, 0.9])
+    assert _evidence(how=True, support=support).choose() == "five"
+    assert _evidence(how=True, support=support).choose(Weights(question=0.0)) == "how"
+
+
+TAGGED = REACTIVATE.replace("audience: public\n", """audience: public
+questions:
+  - "dormant account"
+  - "my old mailbox is gone": if-you-no-longer-have-access-to-the-old-email-address
+  - "is my account deleted": reactivate-an-account-that-has-been-inactive
+""")
+
+
+def test_questions_name_their_section_by_anchor():
+    article = parse_article(TAGGED, "reactivate.md")
+    assert article.questions == ("dormant account", "my old mailbox is gone", "is my account deleted")
+    assert article.question_sections == (
+        "", "if-you-no-longer-have-access-to-the-old-email-address", "reactivate-an-account-that-has-been-inactive")
+    questions = [c for c in chunk_article(article) if c.kind == "question"]
+    assert [c.heading for c in questions] == [
+        "", "If you no longer have access to the old email address",
+        "Reactivate an account that has been inactive"]      # the title: the introduction
+    assert all(c.embed_text(article) == c.text for c in questions)   # embedded bare, as before
+    untagged = parse_article(REACTIVATE, "reactivate.md")
+    assert untagged.question_sections == () and "question_sections" not in json.dumps(
+        {k: v for k, v in untagged.to_dict().items() if v})
+    assert type(article).from_dict(article.to_dict()) == article
+
+
+def test_a_question_naming_a_section_the_article_lacks_is_an_error():
+    article = parse_article(TAGGED.replace(": if-you-no-longer", ": if-you-no-more"), "reactivate.md")
+    with pytest.raises(ArticleError, match="if-you-no-more-have-access"):
+        chunk_article(article)
+    with pytest.raises(ArticleError, match="question with its section"):
+        parse_article(TAGGED.replace('"dormant account"', '"dormant account": [a, b]'), "r.md")
+
+
+def test_the_section_a_question_names_is_shown_for_a_query_that_matches_it(tmp_path):
+    source = tmp_path / "kb"
+    source.mkdir()
+    (source / "r.md").write_text(TAGGED.replace('"my old mailbox is gone"', '"closed the mailbox I signed up with"'),
+                                 encoding="utf-8")
+    embedder = FakeEmbedder()
+    build(source, tmp_path / "index", embedder=embedder, show_progress=False)
+    index = open_index(tmp_path / "index", embedder=embedder)
+    hit = index.search("closed the mailbox I signed up with", k=1).hits[0]
+    assert hit.section.anchor == "if-you-no-longer-have-access-to-the-old-email-address"
 
 
 def test_the_intro_is_shown_only_when_there_is_nothing_else():

@@ -1,0 +1,113 @@
+"""How the constants of the section choice (``kb_index.sections.Weights``) are chosen.
+
+For each in-scope question of the eval set whose first hybrid hit is a right article,
+the section shown is right when it is one of the question's gold sections
+(``data/eval/README.md``). This script collects what the choice looks at once per
+question (``Index.section_evidence``), then tries every combination of a small grid of
+weights, on both indexes that ``python -m kb_index eval`` measures (the KB as shipped,
+with its front-matter questions, and the same articles imported without them).
+
+The figure to trust is the held-out one: the combination is chosen on four fifths of the
+questions (the best mean passage accuracy over the two indexes) and measured on the fifth
+left out, 5 folds x 5 shufflings. The in-sample best is printed beside it only to show
+how much a grid choice flatters itself.
+
+    PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py [--index var/kb_index]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from kb_index.articles import load_articles  # noqa: E402
+from kb_index.building import build_articles, open_index  # noqa: E402
+from kb_index.evaluate import _audience, load_questions  # noqa: E402
+from kb_index.sections import WEIGHTS, Weights  # noqa: E402
+
+GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
+        "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)}
+
+
+def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
+    """Per labelled question: (evidence, gold anchors) when the first article is right,
+    else None (a miss whatever the weights)."""
+    labelled = [q for q in questions if q.get("sections")]
+    vectors = index.embedder.encode([index.correct(q["question"]) for q in labelled])
+    out = []
+    for q, vector in zip(labelled, vectors):
+        ranked = index.rank(q["question"], 10, _audience(index, q), vector=vector)
+        if not ranked or ranked[0].article_id not in q["article_ids"]:
+            out.append(None)
+            continue
+        first = ranked[0].article_id
+        gold = [s.split("#", 1)[1] for s in q["sections"] if s.split("#", 1)[0] == first]
+        out.append((index.section_evidence(ranked[0], q["question"], vector), gold))
+    return out
+
+
+def right(items, weights: Weights) -> np.ndarray:
+    from kb_index.sections import anchor
+    return np.array([item is not None and item[0] is not None
+                     and anchor(item[0].choose(weights)) in item[1] for item in items], dtype=bool)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", default="data/eval/kb_questions.jsonl")
+    parser.add_argument("--index", default="var/kb_index")
+    parser.add_argument("--source", default="data/kb")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=tuple(GRID), nargs="*", default=None,
+                        help="vary only these weights; the others keep their values in use")
+    args = parser.parse_args()
+    questions = load_questions(args.questions)
+    shipped = open_index(args.index, source_dir=args.source)
+    imported, _ = build_articles([replace(a, questions=(), question_sections=())
+                                  for a in load_articles(args.source)],
+                                 f"{args.index.rstrip('/')}_imported", shipped.embedder)
+    names = ("as shipped", "imported as is")
+    items = [collect(index, questions) for index in (shipped, imported)]
+    grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
+            for name, values in GRID.items()}
+    combos = [Weights(*values) for values in itertools.product(*grid.values())]
+    table = np.array([[right(it, w) for it in items] for w in combos])  # combo x index x question
+    n = table.shape[2]
+    print(f"{n} labelled questions; {len(combos)} weight combinations")
+    current = combos.index(WEIGHTS) if WEIGHTS in combos else None
+    for name, k in zip(names, range(2)):
+        best = int(table[:, k].mean(axis=1).argmax())
+        line = f"{name}: in-sample best {table[best, k].mean():.3f} with {combos[best]}"
+        if current is not None:
+            line += f"; the weights in use {table[current, k].mean():.3f}"
+        print(line)
+    rng = np.random.default_rng(args.seed)
+    held = [[], []]
+    chosen = []
+    for _ in range(5):
+        folds = np.array_split(rng.permutation(n), 5)
+        for f in range(5):
+            train = np.concatenate([folds[j] for j in range(5) if j != f])
+            pick = int(table[:, :, train].mean(axis=(1, 2)).argmax())
+            chosen.append(combos[pick])
+            for k in range(2):
+                held[k].append(table[pick, k, folds[f]].mean())
+    for name, k in zip(names, range(2)):
+        print(f"{name}: held out (5x5 folds) {np.mean(held[k]):.3f} "
+              f"(folds {min(held[k]):.3f}-{max(held[k]):.3f})")
+    both = int(table.mean(axis=(1, 2)).argmax())
+    print(f"chosen on all questions (both indexes): {combos[both]}: "
+          + ", ".join(f"{name} {table[both, k].mean():.3f}" for name, k in zip(names, range(2))))
+    print("weights chosen in the folds: "
+          + ", ".join(f"{w}" for w in sorted(set(chosen), key=chosen.count, reverse=True)[:3]))
+
+
+if __name__ == "__main__":
+    main()
