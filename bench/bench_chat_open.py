@@ -374,7 +374,10 @@ def main() -> None:
     parser.add_argument("--quiet", type=float, default=0.3, help="socket.io: a turn ends after this silence (s)")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--baseline-ref", help="also measure this git ref (worktree), first, same levels")
-    parser.add_argument("--serve-stack", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-stack", metavar="ROOT",
+                        help="only start ROOT's stack, print its JSON line (URLs, pids) and hold it "
+                             "until stdin closes (for profiling: `sleep 1d | … --serve-stack . > stack.json`)")
+    parser.add_argument("--attach", metavar="JSON", help="drive the stack that --serve-stack described")
     args = parser.parse_args()
     if args.serve_stack:
         serve_stack(Path(args.serve_stack))
@@ -386,6 +389,14 @@ def main() -> None:
     print(f"cpus={os.cpu_count()} load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
           f"levels={args.levels} duration={args.duration:.0f}s transports={args.transports}")
     results = []
+    if args.attach:
+        stack = json.loads(Path(args.attach).read_text())
+        levels = []
+        for transport in args.transports.split(","):
+            levels += [asyncio.run(run_level(int(n), transport, args, stack, questions, sender_token,
+                                             args.seed + int(n))) for n in args.levels.split(",")]
+        report(f"the stack of {args.attach}", levels)
+        return
     if args.baseline_ref:
         results.append((f"baseline {args.baseline_ref}", measure(baseline_checkout(args.baseline_ref),
                                                                  "baseline", args, questions, sender_token)))
