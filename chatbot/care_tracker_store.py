@@ -9,6 +9,9 @@ bench/bench_chat_open.py load had 21 % of Rasa's busy samples in ``do_commit``
 ``synchronous=NORMAL`` a commit is an append to the log and fsyncs only at checkpoints; a
 committed turn survives Rasa crashing or being killed, and at most the last turns are lost if
 the whole machine loses power. PostgreSQL (the scale-out tracker store) is left as it is.
+
+Building it also installs care_action_results (action server responses checked without
+re-validating Rasa's schema per turn).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import event
+
+import care_action_results
 
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
@@ -32,6 +37,8 @@ class CareSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Rasa builds its tracker store once, at start: the place to tune the process
+        care_action_results.install()
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", tune_sqlite)
             self.engine.dispose()  # connections opened while creating the tables get it too

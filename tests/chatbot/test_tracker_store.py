@@ -11,8 +11,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import MovedIn20Warning
 
 with warnings.catch_warnings():
-    # Rasa 3.6's tracker store declares its tables with SQLAlchemy 1.4's declarative_base
+    # Rasa 3.6's tracker store declares its tables with SQLAlchemy 1.4's declarative_base, and
+    # care_action_results imports TensorFlow/Keras (through rasa.core.actions), which warn as they load
     warnings.simplefilter("ignore", MovedIn20Warning)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", SyntaxWarning)
     from care_tracker_store import CareSQLTrackerStore
     from rasa.core.tracker_store import SQLTrackerStore
 
