@@ -67,8 +67,14 @@ def load_questions(root: Path) -> list[str]:
     return [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
 
 
-def script(rng: random.Random, questions: list[str]) -> list[tuple[str, str]]:
-    """One conversation: ``[(kind, text)]`` with kind kb / followup / smalltalk."""
+def script(rng: random.Random, questions: list[str], mix: str = "site") -> list[tuple[str, str]]:
+    """One conversation: ``[(kind, text)]`` with kind kb / followup / smalltalk.
+
+    ``mix``: "site" (the mix above), or only "kb" questions, or only "smalltalk" (to split a
+    turn's cost by kind)."""
+    if mix != "site":
+        pool = questions if mix == "kb" else SMALL_TALK
+        return [(mix, rng.choice(pool)) for _ in range(rng.randint(3, 7))]
     turns: list[tuple[str, str]] = []
     if rng.random() < 0.5:
         turns.append(("smalltalk", rng.choice(["hi", "hello", "hi there"])))
@@ -229,7 +235,7 @@ async def run_level(n: int, transport: str, args, stack: dict, questions: list[s
                     conversation = SocketConversation(http, stack["rasa_url"])
                 try:
                     await conversation.open()
-                    for kind, text in script(slot_rng, questions):
+                    for kind, text in script(slot_rng, questions, args.mix):
                         if time.perf_counter() >= end:
                             break
                         sent = time.perf_counter()
@@ -373,6 +379,8 @@ def main() -> None:
     parser.add_argument("--think-max", type=float, default=16.0)
     parser.add_argument("--quiet", type=float, default=0.3, help="socket.io: a turn ends after this silence (s)")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--mix", choices=["site", "kb", "smalltalk"], default="site",
+                        help="the site's mix of messages, or only KB questions / only small talk")
     parser.add_argument("--baseline-ref", help="also measure this git ref (worktree), first, same levels")
     parser.add_argument("--serve-stack", metavar="ROOT",
                         help="only start ROOT's stack, print its JSON line (URLs, pids) and hold it "
