@@ -113,9 +113,26 @@ def common_env(config: StackConfig) -> dict[str, str]:
     return env
 
 
+# Compute threads per process, set here and not at import time. Every process would otherwise
+# size its pools to all cores (torch intra-op, OpenMP for FAISS, TensorFlow's intra/inter-op
+# pools, BLAS): on 2 cores four processes then run ~12 busy threads for one chat turn, which
+# wait for each other (bench/bench_chat_open.py, docs/benchmarks.md "Where a turn's time goes").
+# A turn is a single small request: one thread each is as fast alone and much faster together;
+# the processes and gunicorn's threads are the parallelism. A caller's own value wins.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+TENSORFLOW_THREADS = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
+
+
+def compute_threads(*pools: dict[str, str]) -> dict[str, str]:
+    """``pools`` merged, minus any variable the caller's environment already sets."""
+    merged = {k: v for pool in pools for k, v in pool.items()}
+    return {k: v for k, v in merged.items() if k not in os.environ}
+
+
 def stack(config: StackConfig) -> list[Process]:
-    env = common_env(config)
+    env = {**common_env(config), **compute_threads(ONE_THREAD)}
     flask_env = {**env, "CARE_INSTANCE_DIR": str(config.instance_dir)}
+    rasa_env = {**env, **compute_threads(TENSORFLOW_THREADS)}
     return [
         Process(
             "escalation",
@@ -151,7 +168,7 @@ def stack(config: StackConfig) -> list[Process]:
                      "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
                      "--model", str(config.model_dir)],
             # "/" answers once the model is loaded (Rasa loads it before it listens); /status wants the token
-            f"{config.rasa_url}/", cwd=ROOT / "chatbot", env=env, ready_timeout=240.0,
+            f"{config.rasa_url}/", cwd=ROOT / "chatbot", env=rasa_env, ready_timeout=240.0,
             description="Rasa: the assistant (socket.io + REST channels; HTTP API behind a token)",
         ),
     ] + ([Process(

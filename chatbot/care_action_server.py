@@ -17,6 +17,7 @@ import logging
 import os
 from typing import Mapping, Optional, Sequence
 
+from actions.escalation_client import close_session
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
@@ -62,6 +63,10 @@ def build_app(token: str, actions: str = "actions") -> Sanic:
         logger.warning("refused %s %s from %s: no valid token", request.method, request.path, request.ip)
         return response.json({"error": {"code": "unauthorized", "message": "Only Rasa calls the action server.",
                                          "details": None}}, status=401)
+
+    @app.listener("before_server_stop")
+    async def close_api_session(_app: Sanic, _loop: object) -> None:
+        await close_session()  # the kept-alive connections to the escalation API
 
     return app
 

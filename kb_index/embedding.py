@@ -15,7 +15,9 @@ import hashlib
 import os
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -43,6 +45,7 @@ class Embedder:
         self._load_lock = threading.Lock()
         # Hugging Face fast tokenizers are not safe to call from two threads at once.
         self._encode_lock = threading.Lock()
+        self._cache = VectorCache()
 
     @property
     def name(self) -> str:
@@ -76,15 +79,62 @@ class Embedder:
         return SentenceTransformer(str(path), device=self.device)
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """``(len(texts), dimension)`` float32 array of unit vectors."""
+        """``(len(texts), dimension)`` float32 array of unit vectors.
+
+        Queries (calls with at most ``QUERY_BATCH`` texts) go through an LRU cache keyed on
+        the normalised text: the same question asked again costs a lookup, not a forward pass."""
         model = self._load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= QUERY_BATCH:
+            return np.vstack([self._cache.get_or_make(text, self._encode_one) for text in texts])
+        return self._encode(model, list(texts), show_progress)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        return self._encode(self._load(), [text], False)[0]
+
+    def _encode(self, model, texts: list[str], show_progress: bool) -> np.ndarray:  # type: ignore[no-untyped-def]
         with self._encode_lock:
-            vectors = model.encode(list(texts), batch_size=self.batch_size,
+            vectors = model.encode(texts, batch_size=self.batch_size,
                                    normalize_embeddings=True, convert_to_numpy=True,
                                    show_progress_bar=show_progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+QUERY_BATCH = 2            # a query, or a follow-up with its context (Index.search)
+QUERY_CACHE_SIZE = 4096    # ~6 MiB of 384-d vectors
+
+
+def normalise(text: str) -> str:
+    """The cache key: the model (uncased WordPiece) sees no difference in case or spacing."""
+    return " ".join(text.lower().split())
+
+
+class VectorCache:
+    """A thread-safe LRU of text → vector (read-only arrays, so a caller cannot change an entry)."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_make(self, text: str, make: Callable[[str], np.ndarray]) -> np.ndarray:
+        key = normalise(text)
+        with self._lock:
+            vector = self._entries.get(key)
+            if vector is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return vector
+            self.misses += 1
+        vector = make(text)
+        vector.setflags(write=False)
+        with self._lock:
+            self._entries[key] = vector
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return vector
 
 
 _WORD = re.compile(r"\w+")

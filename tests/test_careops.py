@@ -56,3 +56,20 @@ def test_cors_origins_come_from_the_setting(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CARE_INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("CARE_RASA_CORS_ORIGINS", "https://www.example.com https://shop.example.com")
     assert config_from_env().rasa_cors == ["https://www.example.com", "https://shop.example.com"]
+
+
+def test_every_process_computes_with_one_thread_per_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    processes = {p.name: p for p in stack(StackConfig())}
+    for process in processes.values():
+        assert process.env["OMP_NUM_THREADS"] == "1" and process.env["MKL_NUM_THREADS"] == "1"
+    assert processes["rasa"].env["TF_INTRA_OP_PARALLELISM_THREADS"] == "1"
+    assert processes["rasa"].env["TF_INTER_OP_PARALLELISM_THREADS"] == "1"
+    assert "TF_INTRA_OP_PARALLELISM_THREADS" not in processes["escalation"].env
+
+
+def test_a_thread_count_already_in_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    for process in stack(StackConfig()):
+        assert "OMP_NUM_THREADS" not in process.env  # the caller's 4 reaches it (Supervisor.start)

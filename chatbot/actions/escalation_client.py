@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import weakref
 from typing import Any, Mapping, Optional
 from urllib.parse import quote, urlencode
 
@@ -287,18 +288,16 @@ class EscalationClient:
         all_headers.update(headers or {})
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            # One session per call: sessions are bound to an event loop, and a call
-            # every few seconds per conversation does not need connection pooling.
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    json=json_body,
-                    headers=all_headers,
-                ) as response:
-                    text = await response.text()
-                    status = response.status
+            async with session().request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json_body,
+                headers=all_headers,
+                timeout=timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             logger.warning("escalation API %s %s failed: %r", method, path, exc)
             raise ServiceUnavailable(f"{method} {path}: {exc!r}") from exc
@@ -335,6 +334,28 @@ def shorten(text: str, limit: int) -> str:
 
 
 _client: Optional[EscalationClient] = None
+# One pooled HTTP session per event loop (a session cannot cross loops): the action server
+# has one loop, so its calls reuse kept-alive connections to the API instead of a new TCP
+# connection and session per call (bench/bench_chat_open.py, docs/benchmarks.md).
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def session() -> aiohttp.ClientSession:
+    """This event loop's session, made on first use (never at import time)."""
+    loop = asyncio.get_running_loop()
+    current = _sessions.get(loop)
+    if current is None or current.closed:
+        current = _sessions[loop] = aiohttp.ClientSession()
+    return current
+
+
+async def close_session() -> None:
+    """Closes this event loop's session (the action server at shutdown; tests after a run)."""
+    current = _sessions.pop(asyncio.get_running_loop(), None)
+    if current is not None:
+        await current.close()
 
 
 def get_client() -> EscalationClient:

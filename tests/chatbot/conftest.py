@@ -124,4 +124,12 @@ def messages(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    """Runs ``coroutine`` in a new event loop, closing that loop's pooled API session after it."""
+
+    async def and_close() -> Any:
+        try:
+            return await coroutine
+        finally:
+            await escalation_client.close_session()
+
+    return asyncio.run(and_close())

@@ -94,7 +94,8 @@ def test_the_endpoints_file_reads_its_urls_from_the_environment():
         "url": "${CARE_ACTIONS_URL}",
         "headers": {"Authorization": "Bearer ${CARE_ACTIONS_TOKEN}"},  # care_action_server checks it
     }
-    assert endpoints["tracker_store"] == {"type": "SQL", "url": "${CARE_RASA_TRACKER_URL}"}
+    assert endpoints["tracker_store"] == {"type": "care_tracker_store.CareSQLTrackerStore",
+                                          "url": "${CARE_RASA_TRACKER_URL}"}
 
 
 def test_socketio_channel_matches_the_widget_contract():

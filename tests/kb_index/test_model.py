@@ -150,3 +150,11 @@ def test_missing_model_folder_is_a_clear_error(tmp_path, monkeypatch):
     assert embedder.name == str(tmp_path / "no-model")
     with pytest.raises(FileNotFoundError, match="CARE_EMBEDDING_MODEL"):
         embedder.encode(["x"])
+
+
+def test_a_cached_query_is_the_vector_a_fresh_forward_pass_gives(model):
+    fresh = model.encode(["Where is my PARCEL", "where is my parcel and my refund", "x", "y"])[:2]
+    cached = model.encode(["where is my parcel"])  # single texts go through the cache
+    again = model.encode(["  where is my parcel "])
+    assert again is not cached and np.array_equal(cached, again)
+    np.testing.assert_allclose(cached[0], fresh[0], atol=1e-5)

@@ -87,3 +87,30 @@ def test_wrong_dimension_is_refused():
 def test_empty_store_search():
     rows, scores = VectorStore(16).search(unit_vectors(1)[0], 5)
     assert len(rows) == 0 and len(scores) == 0
+
+
+def test_from_the_ivf_threshold_the_store_is_ivf_pq_with_exact_reranking():
+    vectors = unit_vectors(3000)
+    store = VectorStore.from_vectors(vectors[:2000], 16, hnsw_threshold=100, ivf_threshold=2500)
+    assert store.kind == "hnsw"
+    assert list(store.add(vectors[2000:])) == list(range(2000, 3000))   # crossing: one rebuild
+    assert store.kind == "ivf-pq" and store.n_rows == 3000
+    rows, scores = store.search(vectors[2999], 5)
+    assert rows[0] == 2999 and scores[0] == pytest.approx(1.0, abs=1e-5)   # re-ranked: exact scores
+    np.testing.assert_allclose(scores, vectors[rows] @ vectors[2999], rtol=1e-5)
+    np.testing.assert_allclose(store.vectors([3, 2500]), vectors[[3, 2500]], atol=1e-6)
+
+
+def test_ivf_pq_applies_the_allowed_mask_and_finds_the_exact_neighbours(tmp_path):
+    vectors = unit_vectors(3000, seed=1)
+    store = VectorStore.from_vectors(vectors, 16, ivf_threshold=1000, nprobe=1024)  # every list
+    allowed = np.zeros(3000, dtype=bool)
+    allowed[::3] = True
+    store.save(tmp_path / "vectors.faiss")
+    again = VectorStore.load(tmp_path / "vectors.faiss", 16)
+    assert again.kind == "ivf-pq"
+    again.nprobe = 1024
+    for query in (5, 100, 2001):
+        rows, _ = again.search(vectors[query], 10, allowed)
+        expected = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ vectors[query]))][:10]
+        assert all(allowed[rows]) and set(rows) == set(expected)
