@@ -100,8 +100,9 @@ def test_the_endpoints_file_reads_its_urls_from_the_environment():
 
 def test_socketio_channel_matches_the_widget_contract():
     socketio = load(CHATBOT_DIR / "credentials.yml")["care_channels.CareSocketIOInput"]
+    # the widget sends its metadata (language, signed portal identity) as `customData`
     assert socketio == {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
-                        "session_persistence": True}
+                        "session_persistence": True, "metadata_key": "customData"}
 
 
 def test_only_the_channels_that_check_conversation_tokens_are_open():
