@@ -28,6 +28,36 @@ def test_customer_message_and_bot_reply(embed):
         assert message.locator("time").get_attribute("datetime").endswith("Z")
 
 
+def test_links_in_bot_text_open_the_article(embed):
+    """"Full article: https://…" is a link (new tab, no opener); only http(s) is linked,
+    the sentence's full stop is not part of it, and the text around it stays text."""
+    widget = embed()
+    widget.open()
+    widget.bot_says({"text": "Steps:\n1. Open https://help.example.com/help/reset#how.\n"
+                             "Full article: https://help.example.com/help/reset-password. "
+                             "Not this: javascript:alert(1) or ftp://files.example.com/x"})
+    bubble = widget.messages("bot").last.locator(".cc-bubble")
+    links = bubble.locator("a.cc-link")
+    expect(links).to_have_count(2)
+    assert [links.nth(i).get_attribute("href") for i in range(2)] == [
+        "https://help.example.com/help/reset#how", "https://help.example.com/help/reset-password"]
+    assert links.last.get_attribute("target") == "_blank"
+    assert links.last.get_attribute("rel") == "noopener noreferrer"
+    expect(bubble.locator("li")).to_have_text(["Open https://help.example.com/help/reset#how."])
+    assert "Not this: javascript:alert(1) or ftp://files.example.com/x" in bubble.inner_text()
+
+
+def test_a_url_cannot_smuggle_markup(embed):
+    widget = embed()
+    widget.open()
+    widget.bot_says({"text": 'See https://x.example/"><img src=x onerror="window.__pwned=1"> now'})
+    bubble = widget.messages("bot").last.locator(".cc-bubble")
+    expect(bubble.locator("a.cc-link")).to_have_attribute("href", "https://x.example/")
+    assert widget.shadow("root.querySelectorAll('img, script').length") == 0
+    assert '<img src=x onerror="window.__pwned=1">' in bubble.inner_text()
+    assert widget.page.evaluate("() => window.__pwned") is None
+
+
 def test_empty_input_sends_nothing_and_shift_enter_is_a_new_line(embed):
     widget = embed()
     widget.open()

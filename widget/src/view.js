@@ -21,19 +21,44 @@ export function safeHref(url, base) {
 }
 
 const STEP = /^(\d{1,3})[.)]\s+(.+)$/;
+// An absolute http(s) URL in bot text ("Full article: https://…/help/…"); it stops at
+// whitespace, quotes and angle brackets, and sentence punctuation at its end stays text.
+const URL_IN_TEXT = /https?:\/\/[^\s<>"'`]+/g;
+const TRAILING = /[.,;:!?)\]]+$/;
+
+/**
+ * `text` as nodes: plain text nodes, and each http(s) URL as a link that opens in a new
+ * tab. The link's text and href go in through textContent / setAttribute only.
+ */
+export function linkedText(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_IN_TEXT)) {
+    const raw = match[0];
+    const url = raw.replace(TRAILING, '');
+    const href = safeHref(url);
+    if (!href || !url) continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(el('a', { class: 'cc-link', href, target: '_blank', rel: 'noopener noreferrer', text: url }));
+    last = match.index + url.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
 
 /**
  * A bot message's bubble. Lines that start "1. ", "2. " … (the steps of a KB answer)
- * become a numbered list; other lines stay text. Still textContent only.
+ * become a numbered list; other lines stay text, with their http(s) URLs as links.
+ * Still textContent only.
  */
 export function botBubble(text) {
   const lines = text.split('\n');
-  if (!lines.some((line) => STEP.test(line))) return el('div', { class: 'cc-bubble', text });
+  if (!lines.some((line) => STEP.test(line))) return el('div', { class: 'cc-bubble' }, linkedText(text));
   const bubble = el('div', { class: 'cc-bubble' });
   let list = null;
   let paragraph = [];
   const flush = () => {
-    if (paragraph.length) bubble.append(el('p', { class: 'cc-para', text: paragraph.join('\n') }));
+    if (paragraph.length) bubble.append(el('p', { class: 'cc-para' }, linkedText(paragraph.join('\n'))));
     paragraph = [];
   };
   for (const line of lines) {
@@ -48,7 +73,7 @@ export function botBubble(text) {
       list = el('ol', { class: 'cc-steps', 'data-testid': 'cc-steps', start: step[1] === '1' ? null : step[1] });
       bubble.append(list);
     }
-    list.append(el('li', { text: step[2] }));
+    list.append(el('li', {}, linkedText(step[2])));
   }
   flush();
   return bubble;
