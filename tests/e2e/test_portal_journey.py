@@ -6,7 +6,8 @@ the one `make run` starts; the worker sends it there), confirms, raises a ticket
 finds both tickets in My tickets. Kim assigns the new one to Tim: Laura's open page shows
 Tim's name without a reload. Tim replies with a file; it appears live, Laura downloads it,
 replies, marks the ticket solved and signs out — and a copy of her old session cookie no
-longer opens anything. Screenshots (desktop and a 360 px phone) go to docs/screenshots/.
+longer opens anything. Screenshots (desktop and a 360 px phone) go to tests/artifacts/;
+docs/screenshots/ holds copies of them for the README (copy them by hand when the pages change).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 780}
 PASSWORD = "laura-portal-pass-1"
