@@ -42,7 +42,8 @@ def queue() -> Any:
     agent_figures = snapshot(AGENT_FIGURES)
     return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
                            categories=CATEGORIES, channels=CHANNELS, sla_filters=ticket_queue.SLA_FILTERS,
-                           sorts=ticket_queue.SORTS, agents=figures.agents(db.session), workload=workload(agent_figures),
+                           sorts=ticket_queue.SORTS, agents=figures.agents(db.session),
+                           workload=workload(agent_figures),
                            figures_as_of=agent_figures.as_of,
                            per_page=ticket_queue.PAGE_SIZE, has_next=has_next, completed_days=COMPLETED_DAYS,
                            linked=problems.linked_counts(db.session, [t.id for t in rows]))

@@ -22,7 +22,8 @@ def desk_with_figures(app, client, bot_headers, ratings=(4, 2)):  # type: ignore
     """Tickets resolved by Tim (first reply and resolution times) and rated, plus a bot outcome."""
     for i, rating in enumerate(ratings):
         opened = resolved_ticket(app, client, bot_headers, key=f"snap-{i}")
-        assert client.post(f"/api/v1/conversations/{opened['token']}/survey", json={"rating": rating}).status_code == 201
+        rated = client.post(f"/api/v1/conversations/{opened['token']}/survey", json={"rating": rating})
+        assert rated.status_code == 201
     client.post("/api/v1/bot/outcomes", headers=bot_headers, json={"conversation_id": "s0", "outcome": "self_served"})
 
 
