@@ -32,17 +32,20 @@ FIGURES_DAYS = AGENT_FIGURES_DAYS  # "your figures": CSAT, first reply and resol
 @role_required("agent", "admin")
 def my_tickets() -> Any:
     """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first,
-    and the agent's own figures (CSAT, first reply, resolution)."""
+    and the agent's own figures (CSAT, first reply, resolution). The "Unassigned" view
+    (``?assignee=none``) lists the tickets nobody has yet, with the same filters, to take one;
+    any other assignee means the agent's own."""
     wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
                                                                  maximum=MAX_PAGE))
-    rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=current_user.id)
+    unassigned = wanted.assignee == "none"
+    rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=None if unassigned else current_user.id)
     figures = snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (dashboard.snapshot)
     mine = figures.value.get(current_user.id, NO_FIGURES)
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
                            statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,
                            sla_filters=ticket_queue.SLA_FILTERS, sorts=ticket_queue.SORTS, has_next=has_next,
                            per_page=ticket_queue.PAGE_SIZE, figures=mine, figures_days=FIGURES_DAYS,
-                           figures_as_of=figures.as_of)
+                           figures_as_of=figures.as_of, unassigned=unassigned)
 
 
 @bp.post("/presence")
