@@ -6,6 +6,7 @@ figures a direct computation gives, and a small desk keeps computing them in the
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -40,8 +41,9 @@ def test_snapshots_hold_the_same_figures_as_a_direct_computation(app, client, bo
             assert snap.value == dashboard.build(db.session, days=days, now=now)
         direct = dashboard.agent_figures(db.session, now - timedelta(days=30))
         snap = dashboard.snapshot(db.session, "agents:30", live_tickets=0, refresh_seconds=60, now=now)
-        assert snap.value == direct
+        assert snap.value == dashboard.period_figures(db.session, now - timedelta(days=30))
         tim = db.session.scalar(select(User.id).where(User.username == "tim"))
+        assert snap.value[tim] == replace(direct[tim], completed=2)  # the workload table's "completed"
         assert snap.value[tim].csat_average == 3.0 and snap.value[tim].csat_count == 2
         assert snap.value[tim].median_resolution is not None
         # nothing due a moment later; everything again once a refresh interval has passed
@@ -101,3 +103,19 @@ def test_a_small_desk_computes_its_figures_in_the_request(app, client, bot_heade
     assert "3.0 / 5" in client.get("/admin/").get_data(as_text=True)  # at once
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(FigureSnapshot)) == 0
+
+
+def test_another_period_is_computed_by_its_page_and_kept_not_refreshed_by_the_worker(app, client, bot_headers,
+                                                                                      auth):
+    app.config["FIGURES_LIVE_TICKETS"] = 1
+    desk_with_figures(app, client, bot_headers, ratings=(4,))
+    auth.login("kim")
+    assert 'data-testid="figures-as-of"' in client.get("/admin/dashboard?days=120").get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(FigureSnapshot, "dashboard:120")
+        assert stored is not None
+        assert dashboard._load("dashboard:120", stored.payload) == dashboard.build(
+            db.session, days=120, now=stored.computed_at)
+        db.session.execute(FigureSnapshot.__table__.update().values(computed_at=utcnow() - timedelta(seconds=61)))
+        db.session.commit()
+        assert "dashboard:120" not in dashboard.refresh_due(db.session, refresh_seconds=60)
