@@ -15,16 +15,22 @@ Loopback only, bounded in time. The script
    assignees Zipf-like over the agents; SLA states, first-response and resolution
    times drawn per ticket. Secondary indexes are dropped for the load and rebuilt after
    it (as a restore does), foreign-key triggers are off during the COPY only;
-3. measures with the real code (Flask test client, logged in as the admin; the API with the
-   service token; ``tickets.open_ticket``) at ``BEFORE`` ("before"), then runs the
-   ``AFTER`` migration (timed) and measures again ("after"): p50/p95 over ``--runs``
-   repetitions, SQL statements per request (a ``before_cursor_execute`` listener) and
-   the time of each statement of the dashboard separately;
+3. "before": runs this script as it was at ``--baseline-ref`` (``git archive`` into a temporary
+   folder; that code at its own head, ``BEFORE``) on the same database, so the baseline is
+   measured in the same run on the same data; then "after": runs the ``AFTER`` migration
+   (timed) and measures this code (Flask test client, logged in as the admin; the API with
+   the service token; ``tickets.open_ticket``): p50/p95 over ``--runs`` repetitions, SQL
+   statements per request (a ``before_cursor_execute`` listener) and the time of each
+   statement of the dashboard separately. Since 0017 the dashboard's and the agents' figures
+   come from the worker's snapshot on a desk this size: a thread does the worker's figure pass
+   (``dashboard.refresh_due``) every ``CARE_FIGURES_REFRESH_SECONDS`` during the measurement,
+   in this process (so it competes with the requests, as a worker on the same machine does),
+   and its durations are printed;
 4. with ``--explain``, prints EXPLAIN (ANALYZE, BUFFERS) of the slowest statements.
 
     .venv/bin/python bench/bench_tickets_pg.py                    # fill 1M + before/after
+    .venv/bin/python bench/bench_tickets_pg.py --keep --phases before,after --runs 30
     .venv/bin/python bench/bench_tickets_pg.py --keep --phases after --explain
-    .venv/bin/python bench/bench_tickets_pg.py --keep --phases before --explain   # no AFTER migration yet
     .venv/bin/python bench/bench_tickets_pg.py --tickets 100000 --db care_bench_small
 """
 from __future__ import annotations
@@ -36,7 +42,10 @@ import json
 import os
 import platform
 import random
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -89,7 +98,8 @@ STATUS_BY_AGE = (  # (max age in days, {status: weight})
 PRIORITY_WEIGHTS = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
 POLICY = {"urgent": (15, 240), "high": (60, 480), "normal": (240, 1440), "low": (480, 4320)}
 AGENTS = 40
-BEFORE, AFTER = "0014", "0016"  # the schema measured "before" and the migration measured "after" it
+BEFORE, AFTER = "0016", "0017"  # the schema measured "before" and the migration measured "after" it
+BASELINE_REF = "b171533"  # the code before figure snapshots (0017): what "before" runs
 STATEMENTS: list[tuple[str, Any, float]] = []  # (sql, params, seconds) of the statements of one request
 
 
@@ -421,7 +431,61 @@ def label(sql: str) -> str:
     return flat[:110] + ("…" if len(flat) > 110 else "")
 
 
+@contextmanager
+def worker_figures(url: str) -> Iterator[list[tuple[float, list[str]]]]:
+    """The worker's figure pass (``dashboard.refresh_due``) once now and then every
+    ``FIGURES_REFRESH_SECONDS`` in a thread, with its own app (its statements are not counted
+    as the requests'); yields the passes' (seconds, keys refreshed)."""
+    from escalation import dashboard
+
+    app = make_app(url)
+    passes: list[tuple[float, list[str]]] = []
+    stop = threading.Event()
+
+    def one_pass() -> None:
+        with app.app_context():
+            t0 = time.perf_counter()
+            keys = dashboard.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
+            db.session.commit()
+            passes.append((time.perf_counter() - t0, keys))
+
+    def loop() -> None:
+        while not stop.wait(1.0):
+            one_pass()
+
+    one_pass()
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield passes
+    finally:
+        stop.set()
+        thread.join()
+        app.extensions["care_engine"].dispose()
+
+
+def baseline(ref: str, args: argparse.Namespace) -> None:
+    """The "before" phase: this script as it was at ``ref`` (its code, its schema ``BEFORE``)."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as folder:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        command = [sys.executable, str(Path(folder) / "bench" / "bench_tickets_pg.py"), "--keep", "--db", args.db,
+                   "--phases", "after", "--runs", str(args.runs)] + (["--explain"] if args.explain else [])
+        print(f"\n## before: the code at {ref} (its own script, a subprocess)", flush=True)
+        subprocess.run(command, check=True, cwd=folder)
+        print(f"\n## after: this code", flush=True)
+
+
 def measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
+    with worker_figures(url) as passes:
+        result = _measure(url, runs, explain, phase)
+    took = sorted(t for t, keys in passes if keys)
+    result["worker"] = (f"worker figure passes during the measurement: {len(took)}, "
+                        f"each {ms(min(took))}–{ms(max(took))} ms ({', '.join(passes[0][1])})" if took else "")
+    return result
+
+
+def _measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
     app = make_app(url)
     engine = app.extensions["care_engine"]
     listen(engine)
@@ -558,6 +622,8 @@ def measure(url: str, runs: int, explain: bool, phase: str) -> dict[str, Any]:
 
 def report(phase: str, result: dict[str, Any]) -> None:
     print(f"\n### {phase}\n")
+    if result.get("worker"):
+        print(result["worker"] + "\n")
     print("| request | runs | p50 ms | p95 ms | SQL statements per request | statement p50 ms |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, times, counts, detail in result["rows"]:
@@ -579,7 +645,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the filled database if it exists")
     parser.add_argument("--runs", type=int, default=10, help="repetitions per request (creation: 3x)")
     parser.add_argument("--phases", default="before,after",
-                        help=f"before (schema {BEFORE}), after ({AFTER} applied); comma-separated")
+                        help=f"before (the code at --baseline-ref, schema {BEFORE}), after ({AFTER} applied, "
+                             "this code); comma-separated")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the git revision \"before\" runs")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest statements")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -598,6 +666,10 @@ def main() -> None:
         revision = BEFORE if phase == "before" else AFTER
         t0 = time.perf_counter()
         migrate(app, revision)
+        if phase == "before":
+            app.extensions["care_engine"].dispose()
+            baseline(args.baseline_ref, args)
+            continue
         if phase == "after":
             engine = create_engine(url, isolation_level="AUTOCOMMIT")
             with engine.connect() as conn:

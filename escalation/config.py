@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between two passes of the worker."),
     Setting("AUTO_CLOSE_DAYS", "CARE_AUTO_CLOSE_DAYS", 7,
             "Resolved tickets with no customer reply for this many days are closed."),
+    Setting("FIGURES_REFRESH_SECONDS", "CARE_FIGURES_REFRESH_SECONDS", 60.0,
+            "How often the worker recomputes the dashboard's and the agents' figures on a large desk "
+            "(the pages say \"as of HH:MM\")."),
+    Setting("FIGURES_LIVE_TICKETS", "CARE_FIGURES_LIVE_TICKETS", 20_000,
+            "Below this many tickets the dashboard's and the agents' figures are computed in each request "
+            "(exact); from it on they come from the worker's snapshot."),
     Setting("REDIS_URL", "CARE_REDIS_URL", "",
             "Redis URL (e.g. redis://127.0.0.1:6379/0) to fan live-chat events out between several "
             "escalation processes; empty: one process, in-memory."),

@@ -7,15 +7,21 @@ are per day.
 """
 from __future__ import annotations
 
+import json
 import statistics
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .lifecycle import DONE_STATUSES, OPEN_STATUSES
-from .models import STATUSES, BotOutcome, Survey, Ticket, User, utcnow
+from .models import STATUSES, BotOutcome, FigureSnapshot, Survey, Ticket, User, utcnow
 
 MAX_DAYS = 366  # the longest period the dashboard shows (one bar a day)
 SAMPLE_LIMIT = 50_000  # durations are medians over at most this many recent tickets
@@ -121,6 +127,7 @@ class AgentFigures:
     csat_count: int
     median_first_reply: timedelta | None
     median_resolution: timedelta | None
+    completed: int = 0  # tickets resolved in the period (``period_figures``; the workload table)
 
 
 NO_FIGURES = AgentFigures(None, 0, None, None)
@@ -198,27 +205,177 @@ def agents(session: Session, *, active_only: bool = False) -> list[User]:
     return list(session.scalars(query.where(User.active.is_(True)) if active_only else query))
 
 
-def workload(session: Session, *, completed_days: int = COMPLETED_DAYS,
-             now: datetime | None = None) -> list[dict[str, object]]:
-    """Per agent: ongoing and pending (open tickets now) and completed (resolved in the last
-    ``completed_days`` days), with their figures. Counting every ticket an agent ever resolved
-    read the whole (assignee_id, status) index: 160-245 ms of the queue page at 1M tickets."""
+def completed_counts(session: Session, since: datetime) -> dict[int, int]:
+    """Per agent: the tickets resolved (and still resolved or closed) since ``since``."""
+    return {a: int(n) for a, n in session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.resolved_at >= since, Ticket.assignee_id.is_not(None), Ticket.status.in_(DONE_STATUSES))
+        .group_by(Ticket.assignee_id)).all()}
+
+
+def period_figures(session: Session, since: datetime) -> dict[int, AgentFigures]:
+    """Every agent's figures since ``since`` (``agent_figures``) with their completed count: what
+    the workload table and "your figures" show, and what the ``agents:<days>`` snapshot holds."""
+    figures = agent_figures(session, since)
+    completed = completed_counts(session, since)
+    return {a: replace(figures.get(a, NO_FIGURES), completed=completed.get(a, 0))
+            for a in set(figures) | set(completed)}
+
+
+def workload(session: Session, *, completed_days: int = COMPLETED_DAYS, now: datetime | None = None,
+             figures: dict[int, AgentFigures] | None = None) -> list[dict[str, object]]:
+    """Per agent: ongoing and pending (open tickets now, always counted here: hand-offs act on
+    them) and completed (resolved in the last ``completed_days`` days), with their figures.
+    ``figures``: ``period_figures`` over that period (a snapshot, with the completed counts:
+    ~29 ms of the queue page at 1M tickets); computed here without it. Counting every ticket an
+    agent ever resolved read the whole (assignee_id, status) index: 160-245 ms at 1M tickets."""
     counts: dict[int, dict[str, int]] = {}
     open_rows = session.execute(
         select(Ticket.assignee_id, Ticket.status, func.count())
         .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
         .group_by(Ticket.assignee_id, Ticket.status)).all()
-    since = (now or utcnow()) - timedelta(days=completed_days)
-    completed_rows = session.execute(
-        select(Ticket.assignee_id, func.count())
-        .where(Ticket.resolved_at >= since, Ticket.assignee_id.is_not(None),
-               Ticket.status.in_(DONE_STATUSES))
-        .group_by(Ticket.assignee_id)).all()
     for agent_id, status, count in open_rows:
         bucket = "pending" if status == "assigned" else "ongoing"
-        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})[bucket] += count
-    for agent_id, count in completed_rows:
-        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0, "completed": 0})["completed"] = count
-    figures = agent_figures(session, since)  # CSAT, first reply and resolution times
-    return [{"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0, "completed": 0}),
-             "figures": figures.get(a.id, NO_FIGURES)} for a in agents(session)]
+        counts.setdefault(agent_id, {"ongoing": 0, "pending": 0})[bucket] += count
+    if figures is None:
+        figures = period_figures(session, (now or utcnow()) - timedelta(days=completed_days))
+    rows: list[dict[str, object]] = []
+    for a in agents(session):
+        mine = figures.get(a.id, NO_FIGURES)
+        rows.append({"agent": a, **counts.get(a.id, {"ongoing": 0, "pending": 0}), "completed": mine.completed,
+                     "figures": mine})
+    return rows
+
+
+# --- snapshots: the slow figures computed by the worker, not in the request ------------------
+#
+# At 1,000,000 tickets the agents' figures were ~55 ms of every queue request and the 90-day
+# dashboard 377 ms (bench/bench_tickets_pg.py). On a desk past ``FIGURES_LIVE_TICKETS`` tickets
+# the pages read these figures from ``figure_snapshots`` (one row), which the worker recomputes
+# every ``FIGURES_REFRESH_SECONDS``; the page says "as of HH:MM". Below it (a new or demo desk,
+# a few milliseconds to compute) they are computed in the request, so they are always exact.
+# A snapshot older than ``STALE_REFRESHES`` refreshes (worker stopped) is recomputed in the request.
+
+AGENT_FIGURES_DAYS = COMPLETED_DAYS  # the workload table's and "your figures"' period
+SNAPSHOT_DASHBOARD_DAYS = (14, 30, 90)  # the periods the worker keeps ready (others on demand)
+STALE_REFRESHES = 5
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Figures and when they were computed (``None``: in this request, i.e. live)."""
+    value: Any
+    as_of: datetime | None
+
+
+def _td(value: timedelta | None) -> int | None:
+    return None if value is None else value // timedelta(microseconds=1)
+
+
+def _untd(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(microseconds=value)
+
+
+def _dump_dashboard(d: Dashboard) -> dict[str, Any]:
+    return {"since": d.since.isoformat(), "by_status": d.by_status, "sla_met": d.sla_met,
+            "sla_breached": d.sla_breached, "median_first_response": _td(d.median_first_response),
+            "median_resolution": _td(d.median_resolution), "csat_average": d.csat_average,
+            "csat_count": d.csat_count, "self_served": d.self_served, "escalated": d.escalated,
+            "top_escalations": d.top_escalations,
+            "opened_per_day": [(day.isoformat(), n) for day, n in d.opened_per_day],
+            "resolved_per_day": [(day.isoformat(), n) for day, n in d.resolved_per_day]}
+
+
+def _load_dashboard(raw: dict[str, Any]) -> Dashboard:
+    return Dashboard(
+        since=datetime.fromisoformat(raw["since"]), by_status=dict(raw["by_status"]), sla_met=raw["sla_met"],
+        sla_breached=raw["sla_breached"], median_first_response=_untd(raw["median_first_response"]),
+        median_resolution=_untd(raw["median_resolution"]), csat_average=raw["csat_average"],
+        csat_count=raw["csat_count"], self_served=raw["self_served"], escalated=raw["escalated"],
+        top_escalations=[(str(s), int(n)) for s, n in raw["top_escalations"]],
+        opened_per_day=[(date.fromisoformat(day), int(n)) for day, n in raw["opened_per_day"]],
+        resolved_per_day=[(date.fromisoformat(day), int(n)) for day, n in raw["resolved_per_day"]])
+
+
+def _dump_agents(figures: dict[int, AgentFigures]) -> dict[str, Any]:
+    return {str(a): [f.csat_average, f.csat_count, _td(f.median_first_reply), _td(f.median_resolution),
+                     f.completed] for a, f in figures.items()}
+
+
+def _load_agents(raw: dict[str, Any]) -> dict[int, AgentFigures]:
+    return {int(a): AgentFigures(csat, int(n), _untd(first), _untd(resolution), int(completed))
+            for a, (csat, n, first, resolution, completed) in raw.items()}
+
+
+def _compute(session: Session, key: str, now: datetime) -> Any:
+    kind, days = key.split(":")
+    if kind == "dashboard":
+        return build(session, days=int(days), now=now)
+    return period_figures(session, now - timedelta(days=int(days)))
+
+
+def _dump(key: str, value: Any) -> str:
+    return json.dumps(_dump_dashboard(value) if key.startswith("dashboard:") else _dump_agents(value))
+
+
+def _load(key: str, payload: str) -> Any:
+    raw = json.loads(payload)
+    return _load_dashboard(raw) if key.startswith("dashboard:") else _load_agents(raw)
+
+
+def _store(session: Session, key: str, value: Any, computed_at: datetime, took_ms: float) -> None:
+    """Insert or replace the snapshot (two processes may write the same key at once)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    row = {"key": key, "payload": _dump(key, value), "computed_at": computed_at, "took_ms": took_ms}
+    statement = insert(FigureSnapshot).values(**row)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["key"], set_={k: statement.excluded[k] for k in ("payload", "computed_at", "took_ms")}))
+
+
+def refresh(session: Session, key: str, *, now: datetime | None = None) -> Any:
+    """Compute the figures of ``key`` (``dashboard:<days>`` or ``agents:<days>``) and store them;
+    the caller commits."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    value = _compute(session, key, now)
+    _store(session, key, value, now, (time.perf_counter() - started) * 1000)
+    return value
+
+
+def refresh_due(session: Session, *, refresh_seconds: float, now: datetime | None = None) -> list[str]:
+    """The worker's pass: recompute the snapshots of the standard periods that are
+    ``refresh_seconds`` old; the caller commits. (Another period, e.g. ``?days=120``, is
+    computed by the page that asks for it and kept up to ``STALE_REFRESHES`` refreshes.)"""
+    now = now or utcnow()
+    keys = {f"dashboard:{d}" for d in SNAPSHOT_DASHBOARD_DAYS} | {f"agents:{AGENT_FIGURES_DAYS}"}
+    stored = dict(session.execute(select(FigureSnapshot.key, FigureSnapshot.computed_at)
+                                  .where(FigureSnapshot.key.in_(keys))).all())
+    due = sorted(k for k in keys if k not in stored or stored[k] <= now - timedelta(seconds=refresh_seconds))
+    for key in due:
+        refresh(session, key, now=now)
+    return due
+
+
+def is_large(session: Session, live_tickets: int) -> bool:
+    """Whether the desk is past ``live_tickets`` tickets (its highest id: one index lookup)."""
+    return (session.scalar(select(func.max(Ticket.id))) or 0) >= live_tickets
+
+
+def snapshot(session: Session, key: str, *, live_tickets: int, refresh_seconds: float,
+             now: datetime | None = None) -> Snapshot:
+    """The figures of ``key``: computed here on a small desk, else the worker's snapshot (computed
+    here, and stored, when missing or more than ``STALE_REFRESHES`` refreshes old)."""
+    now = now or utcnow()
+    if not is_large(session, live_tickets):
+        return Snapshot(_compute(session, key, now), None)
+    row = session.get(FigureSnapshot, key)
+    if row is not None and row.computed_at > now - timedelta(seconds=refresh_seconds * STALE_REFRESHES):
+        return Snapshot(_load(key, row.payload), row.computed_at)
+    started = time.perf_counter()
+    value = _compute(session, key, now)
+    try:  # kept for the next page; a page is still shown if it cannot be written (a busy SQLite file)
+        _store(session, key, value, now, (time.perf_counter() - started) * 1000)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+    return Snapshot(value, now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -601,3 +601,16 @@ class SlackCursor(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FigureSnapshot(Base):
+    """Desk figures that are slow to compute on a large desk (the dashboard over a period, the
+    agents' CSAT and median times), computed by the worker and read by the pages
+    (``dashboard.snapshot``); ``payload`` is their JSON form."""
+
+    __tablename__ = "figure_snapshots"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    took_ms: Mapped[float] = mapped_column(Float, default=0.0)

@@ -3,7 +3,8 @@
 Each pass records a heartbeat (so `make status` and `/healthz` can tell a stalled worker),
 closes resolved tickets that stayed silent for ``AUTO_CLOSE_DAYS``, re-evaluates the SLA
 clocks (e-mailing the admins about tickets at risk or breached), assigns waiting tickets
-when automatic assignment is on, and polls and sends e-mail, and posts to Slack: the steps of :func:`run_pass`.
+when automatic assignment is on, polls and sends e-mail, posts to Slack, and recomputes the
+dashboard's and the agents' figures on a large desk: the steps of :func:`run_pass`.
 """
 from __future__ import annotations
 
@@ -95,6 +96,18 @@ def assign_pass() -> int:
     return assigned
 
 
+def figures_pass(app: Flask) -> int:
+    """Recompute the figure snapshots that are due (``dashboard.refresh_due``) on a desk large
+    enough for the pages to read them; on a small one the pages compute them themselves."""
+    from . import dashboard
+
+    if not dashboard.is_large(db.session, app.config["FIGURES_LIVE_TICKETS"]):
+        return 0
+    refreshed = dashboard.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
+    db.session.commit()
+    return len(refreshed)
+
+
 def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
     with app.app_context():
         closed = auto_close(app)
@@ -105,11 +118,13 @@ def run_pass(app: Flask, worker_id: str) -> dict[str, int]:
         mail_received = imap.poll(app)
         mail_sent = len(outbox.deliver_due(app, worker_id).sent)
         slack_sent = len(slack_notify.run_pass(app, db.session).sent)
+        figures = figures_pass(app)
         heartbeat(worker_id)
     if closed:
         log.info("auto-closed %d resolved ticket(s)", closed)
     return {"closed": closed, "sla_changes": sla_changes, "auto_assigned": auto_assigned, "chat_replies": chat_replies,
-            "mail_received": mail_received, "mail_sent": mail_sent, "slack_sent": slack_sent}
+            "mail_received": mail_received, "mail_sent": mail_sent, "slack_sent": slack_sent,
+            "figures": figures}
 
 
 def run(app: Flask, *, once: bool = False) -> None:

@@ -3,7 +3,6 @@ responses, reply and resolve."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,36 +11,41 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
+from ..admin.dashboard import snapshot
 from ..admin.desk import act, chosen_agent
 from ..auth import role_required, safe_next
 from ..customers import customer_history
-from ..dashboard import NO_FIGURES, agent_figures
+from ..dashboard import AGENT_FIGURES_DAYS, NO_FIGURES
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
-from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User, utcnow
+from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User
 from ..queue import MAX_PAGE, QueueFilter
 from ..triage import CATEGORIES
 from ..numbers import int_from
 
 bp = Blueprint("agent", __name__, url_prefix="/agent")
-FIGURES_DAYS = 30  # "your figures": CSAT, first reply and resolution over this many days
+FIGURES_DAYS = AGENT_FIGURES_DAYS  # "your figures": CSAT, first reply and resolution over this many days
 
 
 @bp.get("/")
 @role_required("agent", "admin")
 def my_tickets() -> Any:
     """The agent's own tickets with the admin queue's filters (kept in the URL), next deadline first,
-    and the agent's own figures (CSAT, first reply, resolution)."""
+    and the agent's own figures (CSAT, first reply, resolution). The "Unassigned" view
+    (``?assignee=none``) lists the tickets nobody has yet, with the same filters, to take one;
+    any other assignee means the agent's own."""
     wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
                                                                  maximum=MAX_PAGE))
-    rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=current_user.id)
-    since = utcnow() - timedelta(days=FIGURES_DAYS)
-    mine = agent_figures(db.session, since, current_user.id).get(current_user.id, NO_FIGURES)
+    unassigned = wanted.assignee == "none"
+    rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=None if unassigned else current_user.id)
+    figures = snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (dashboard.snapshot)
+    mine = figures.value.get(current_user.id, NO_FIGURES)
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
                            statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,
                            sla_filters=ticket_queue.SLA_FILTERS, sorts=ticket_queue.SORTS, has_next=has_next,
-                           per_page=ticket_queue.PAGE_SIZE, figures=mine, figures_days=FIGURES_DAYS)
+                           per_page=ticket_queue.PAGE_SIZE, figures=mine, figures_days=FIGURES_DAYS,
+                           figures_as_of=figures.as_of, unassigned=unassigned)
 
 
 @bp.post("/presence")

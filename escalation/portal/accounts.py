@@ -25,8 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import audit
 from ..errors import ValidationFailed
-from ..models import AuditEntry, Customer, CustomerAccount, Ticket, utcnow
+from ..models import Customer, CustomerAccount, Ticket, utcnow
 from ..tickets import find_or_create_customer
 
 PURPOSES = ("verify", "sign_in", "reset", "erase")
@@ -64,8 +65,7 @@ def check_password(password: str) -> None:
 
 def _audit(session: Session, account: CustomerAccount, action: str, **details: object) -> None:
     # by customer id, never by address (as escalation.privacy does)
-    session.add(AuditEntry(ticket_id=None, actor=f"customer:{account.customer_id}", action=action,
-                           from_status=None, to_status=None, details=dict(details)))
+    audit.record(session, None, f"customer:{account.customer_id}", action, **details)
 
 
 def find(session: Session, email: str) -> CustomerAccount | None:

@@ -85,6 +85,16 @@ def test_the_agent_sees_only_their_own_tickets_with_the_same_filters(client, aut
     assert numbers(client, f"/agent/?assignee={desk['tim']}&channel=email") == [desk["D"]]
 
 
+def test_the_agents_unassigned_view_lists_the_tickets_nobody_has_with_the_same_filters(client, auth, desk):
+    auth.login("tim")
+    assert numbers(client, "/agent/?assignee=none") == [desk["B"], desk["C"], desk["A"]]  # next deadline first
+    assert numbers(client, "/agent/?assignee=none&sla=breaching&priority=high") == [desk["C"]]
+    html = client.get("/agent/?assignee=none&sla=breaching").get_data(as_text=True)
+    assert 'href="/agent/?assignee=none"' in html and 'href="/agent/?sla=breaching"' in html  # saved views
+    assert '<input type="hidden" name="assignee" value="none">' in html  # the filter form keeps the view
+    assert desk["D"] not in numbers(client, "/agent/?assignee=none")  # Tim's own ticket is not unassigned
+
+
 def test_filter_keeps_only_non_default_arguments_in_links():
     wanted = QueueFilter.from_args({"status": "open", "sla": "breaching", "page": "3", "assignee": "1e9"}, page=3)
     assert wanted.assignee == "" and wanted.url_args() == {"sla": "breaching", "page": 3}
