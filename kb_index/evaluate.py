@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .articles import Article
 from .errors import KBError
 from .search import FUSIONS, confidence
 
@@ -90,6 +92,65 @@ def hint3_messages(root: str | Path) -> dict[str, list[str]]:
     if not found:
         raise KBError(f"no HINT3 test files under {root}/dataset/v2/test")
     return found
+
+
+@dataclass(frozen=True)
+class ForeignSet:
+    """A KB and its eval questions that none of us wrote (:func:`hint3_sets`)."""
+    name: str
+    articles: list[Article]
+    questions: list[dict]        # in-scope: {"question", "article_ids"}
+    out_of_scope: list[dict]     # the same customers' messages the bot could not place
+
+
+HINT3_OOS = "NO_NODES_DETECTED"
+
+
+def _hint3_rows(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return [(row["sentence"].strip(), row["label"].strip()) for row in csv.DictReader(handle)
+                if row["sentence"].strip() and row["label"].strip()]
+
+
+def hint3_sets(root: str | Path) -> list[ForeignSet]:
+    """HINT3's three support bots (a mattress shop, a pharmacy, a fantasy-sports app;
+    Arora et al. 2020, ODbL) as foreign KBs, built at eval time from the folder holding
+    ``dataset/v2``: one article per intent, titled with the intent's name, whose
+    front-matter questions are the bot's training sentences (the company's own list of
+    how customers ask), and as eval questions the real customers' test messages with
+    their intent; the messages labelled ``NO_NODES_DETECTED`` are its out-of-scope set.
+    HINT3 has no answer texts, so the article body is its title: this measures the
+    regime of a KB with question lists, on someone else's questions and customers."""
+    sets = []
+    for test in sorted((Path(root) / "dataset" / "v2" / "test").glob("*_test.csv")):
+        bot = test.stem.replace("_test", "")
+        train = test.parent.parent / "train" / f"{bot}_train.csv"
+        if not train.exists():
+            raise KBError(f"{train} is missing (HINT3 {bot})")
+        by_intent: dict[str, list[str]] = {}
+        for sentence, label in _hint3_rows(train):
+            if label != HINT3_OOS and sentence[:300] not in by_intent.setdefault(label, []):
+                by_intent[label].append(sentence[:300])
+        articles = [Article(id=_hint3_id(label), title=_hint3_title(label),
+                            body=_hint3_title(label) + ".", questions=tuple(sentences),
+                            url=f"/hint3/{bot}/{_hint3_id(label)}")
+                    for label, sentences in sorted(by_intent.items())]
+        rows = _hint3_rows(test)
+        questions = [{"question": s, "article_ids": [_hint3_id(label)], "kind": bot}
+                     for s, label in rows if label != HINT3_OOS and label in by_intent]
+        oos = [{"question": s, "article_ids": []} for s, label in rows if label == HINT3_OOS]
+        sets.append(ForeignSet(f"HINT3 {bot}", articles, questions, oos))
+    if not sets:
+        raise KBError(f"no HINT3 test files under {root}/dataset/v2/test")
+    return sets
+
+
+def _hint3_id(label: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", label.lower()).strip("-")[:128] or "intent"
+
+
+def _hint3_title(label: str) -> str:
+    return label.replace("_", " ").strip().capitalize()
 
 
 def load_questions(path: str | Path) -> list[dict]:
@@ -264,6 +325,12 @@ def format_table(report: Report) -> str:
         lines.append(f"| {m.method} | " + " | ".join(
             f"{m.recall_at_1_by_kind[k]:.3f}" for k in kinds) + " |")
     first = next(m for m in report.methods if m.held_out is not None or m.answered_correctly is not None)
+    single = {m.method: m.recall_at_1 for m in report.methods if m.method in ("bm25", "dense")}
+    if len(single) == 2:
+        margins = {k: first.recall_at_1 - v for k, v in single.items()}
+        holds = "holds" if min(margins.values()) >= 0 else "does NOT hold"
+        lines += ["", f"Fusion ({first.method}) {holds}: Recall@1 minus dense "
+                  f"{margins['dense']:+.3f}, minus BM25 {margins['bm25']:+.3f}."]
     lines += ["", f"Answerable: the threshold chosen on the whole set (first hybrid row) is "
               f"{report.threshold:.3f}: the most in-scope questions answered correctly with at "
               f"most {MAX_OOS_ANSWERED:.0%} of out-of-scope ones answered (in-sample)."]
