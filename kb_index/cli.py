@@ -12,6 +12,7 @@ from . import settings
 from .articles import load_articles
 from .building import build, build_articles, open_index
 from .errors import KBError
+from .search import FUSIONS
 from .evaluate import evaluate, format_table, hint3_messages, hint3_sets, load_questions
 
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--index", default=settings.get("index_dir"), help="index folder")
     p_eval.add_argument("--source", default=settings.get("source_dir"),
                         help="article folder (the index is brought up to date first)")
-    p_eval.add_argument("--fusion", choices=("weighted", "rrf"), default=None,
+    p_eval.add_argument("--fusion", choices=FUSIONS, default=None,
                         help="fusion whose threshold is chosen (default: the configured one)")
     p_eval.add_argument("--misses", action="store_true", help="list the questions missed")
     p_eval.add_argument("--hint3", default=None, metavar="DIR",
