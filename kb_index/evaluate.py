@@ -16,6 +16,9 @@ of the out-of-scope messages and measured on the fifth left out, over ``CV_REPEA
 shufflings of ``CV_FOLDS`` folds.  Out-of-scope messages from other sources (HINT3's
 real customers) join the pool with ``extra_oos``.
 
+:func:`hint3_sets` turns HINT3's three support bots into foreign KBs with their own
+questions and out-of-scope messages (``python -m kb_index eval --hint3``).
+
 An in-scope question with ``sections`` (``"<article id>#<anchor>"``) also scores the
 *passage* shown for its first hit: right when the first article is right and the
 section shown (:meth:`Index.shown_section`) is one of them.
