@@ -13,7 +13,7 @@ from .articles import load_articles
 from .building import build, build_articles, open_index
 from .errors import KBError
 from .search import FUSIONS
-from .evaluate import evaluate, format_table, hint3_messages, hint3_sets, load_questions
+from .evaluate import evaluate, format_summary, format_table, hint3_messages, hint3_sets, load_questions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,8 +108,10 @@ def _eval(args: argparse.Namespace) -> int:
             runs.append((f"Foreign: {foreign.name} (intents as articles, training sentences as "
                          f"question lists, real customers' test messages)", foreign_index,
                          foreign.questions, foreign.out_of_scope, None))
+    reports = []
     for title, searched, questions, oos, extra in runs:
         report = evaluate(searched, questions, oos, extra)
+        reports.append((title.split(" (")[0], report))
         print(f"## {title}\n")
         print(format_table(report))
         if args.misses:
@@ -120,4 +122,6 @@ def _eval(args: argparse.Namespace) -> int:
             for question, gold, shown in report.passage_misses:
                 print(f"- {question} | {', '.join(gold)} | {shown}")
         print()
+    if len(reports) > 1:
+        print(f"## Summary (first hybrid row of each set)\n\n{format_summary(reports)}")
     return 0

@@ -348,3 +348,20 @@ def format_table(report: Report) -> str:
                  f"{report.configured_answered_correctly:.1%} in-scope answered correctly, "
                  f"{report.configured_oos_answered:.1%} out-of-scope answered.")
     return "\n".join(lines)
+
+
+def format_summary(reports: list[tuple[str, Report]]) -> str:
+    """One row per set: the first hybrid row's figures and its margins over each retriever."""
+    lines = ["| set | Recall@1 | Recall@3 | MRR@10 | passage acc@1 | held out: answered correctly "
+             "| held out: out-of-scope answered | Recall@1 minus dense | minus BM25 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, report in reports:
+        by = {m.method: m for m in report.methods}
+        first = next(m for m in report.methods if m.method.startswith("hybrid"))
+        passage = "–" if first.passage_at_1 is None else f"{first.passage_at_1:.3f}"
+        held = ("– | –" if first.held_out is None
+                else f"{first.held_out.answered_correctly:.1%} | {first.held_out.oos_answered:.1%}")
+        lines.append(f"| {name} | {first.recall_at_1:.3f} | {first.recall_at_3:.3f} | {first.mrr_at_10:.3f} "
+                     f"| {passage} | {held} | {first.recall_at_1 - by['dense'].recall_at_1:+.3f} "
+                     f"| {first.recall_at_1 - by['bm25'].recall_at_1:+.3f} |")
+    return "\n".join(lines)

@@ -177,5 +177,7 @@ def test_cli_eval_runs_the_foreign_sets_in_the_same_command(fake_model, kb_dir, 
                  "--source", str(kb_dir), "--imported-index", "", "--hint3", str(hint3)]) == 0
     out = capsys.readouterr().out
     assert "## KB as shipped" in out and "## Foreign: HINT3 shop" in out
-    assert out.count("Recall@1 minus dense") == 2          # the fusion's margins, per set
+    assert out.count("Fusion (hybrid (weighted))") == 2     # the fusion's margins, per set
+    summary = out.split("## Summary")[1]
+    assert "| KB as shipped |" in summary and "| Foreign: HINT3 shop |" in summary
     assert (tmp_path / "idx_hint3_shop").is_dir()
