@@ -12,8 +12,8 @@ from . import settings
 from .articles import load_articles
 from .building import build, build_articles, open_index
 from .errors import KBError
-from .search import FUSIONS
 from .evaluate import evaluate, format_summary, format_table, hint3_messages, hint3_sets, load_questions
+from .search import FUSIONS
 
 
 def main(argv: list[str] | None = None) -> int:

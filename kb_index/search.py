@@ -2,11 +2,18 @@
 
 Both retrievers return their best *chunks*; each chunk gets a fused score, an article
 scores as its best chunk, and that chunk becomes the hit's snippet, so an article
-appears at most once.  Fusion methods (chosen on the eval set, see docs/kb_index.md):
+appears at most once.  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 
+- ``weighted`` (default): ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 /
+  max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
-- ``weighted``: ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 / max bm25``.
+- ``zscore``: each list's scores standardised over its candidates, then weighted.
+
+Whatever the fusion, the *first* article is one that a retriever put first (within its
+first ``SHORTLIST`` articles): the fusion arbitrates between the retrievers' answers and
+does not promote a third article.  So ``Hit.score`` orders every hit but the first.
+These choices hold on our eval set and on three foreign ones (bench/eval_fusion.py).
 
 Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
 say nothing about whether the best article is any good): the :func:`confidence` of
@@ -30,7 +37,7 @@ DEFAULT_FUSION = "weighted"     # measured on data/eval: see docs/kb_index.md
 RRF_K = 60
 DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / max(best bm25, floor)
 SHORTLIST = 1                   # the first article is one of each list's first N articles
-BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on foreign sets")
+BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
 CONFIDENCE_DENSE_WEIGHT = 0.7   # confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
