@@ -12,7 +12,8 @@ from . import settings
 from .articles import load_articles
 from .building import build, build_articles, open_index
 from .errors import KBError
-from .evaluate import evaluate, format_table, hint3_messages, load_questions
+from .evaluate import evaluate, format_summary, format_table, hint3_messages, hint3_sets, load_questions
+from .search import FUSIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--index", default=settings.get("index_dir"), help="index folder")
     p_eval.add_argument("--source", default=settings.get("source_dir"),
                         help="article folder (the index is brought up to date first)")
-    p_eval.add_argument("--fusion", choices=("weighted", "rrf"), default=None,
+    p_eval.add_argument("--fusion", choices=FUSIONS, default=None,
                         help="fusion whose threshold is chosen (default: the configured one)")
     p_eval.add_argument("--misses", action="store_true", help="list the questions missed")
     p_eval.add_argument("--hint3", default=None, metavar="DIR",
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="index of the same articles without their question lists, as a company "
                              "would import its FAQ, built or updated here (default: <index>_imported; "
                              "'' to skip)")
+    p_eval.add_argument("--no-foreign", action="store_true",
+                        help="with --hint3, do not also evaluate HINT3's bots as foreign KBs "
+                             "(indexes built in <index>_hint3_<bot>)")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -96,8 +100,18 @@ def _eval(args: argparse.Namespace) -> int:
         imported = [replace(a, questions=(), question_sections=()) for a in load_articles(args.source)]
         plain_index, _ = build_articles(imported, imported_dir, index.embedder, **options)
         sets.append(("KB imported as is (titles and text, no question lists)", plain_index))
-    for title, searched in sets:
+    runs = [(title, searched, questions, oos, extra) for title, searched in sets]
+    if args.hint3 and not args.no_foreign:
+        for foreign in hint3_sets(args.hint3):
+            folder = f"{args.index.rstrip('/')}_{foreign.name.lower().replace(' ', '_')}"
+            foreign_index, _ = build_articles(foreign.articles, folder, index.embedder, **options)
+            runs.append((f"Foreign: {foreign.name} (intents as articles, training sentences as "
+                         f"question lists, real customers' test messages)", foreign_index,
+                         foreign.questions, foreign.out_of_scope, None))
+    reports = []
+    for title, searched, questions, oos, extra in runs:
         report = evaluate(searched, questions, oos, extra)
+        reports.append((title.split(" (")[0], report))
         print(f"## {title}\n")
         print(format_table(report))
         if args.misses:
@@ -108,4 +122,6 @@ def _eval(args: argparse.Namespace) -> int:
             for question, gold, shown in report.passage_misses:
                 print(f"- {question} | {', '.join(gold)} | {shown}")
         print()
+    if len(reports) > 1:
+        print(f"## Summary (first hybrid row of each set)\n\n{format_summary(reports)}")
     return 0

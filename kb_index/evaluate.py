@@ -16,6 +16,9 @@ of the out-of-scope messages and measured on the fifth left out, over ``CV_REPEA
 shufflings of ``CV_FOLDS`` folds.  Out-of-scope messages from other sources (HINT3's
 real customers) join the pool with ``extra_oos``.
 
+:func:`hint3_sets` turns HINT3's three support bots into foreign KBs with their own
+questions and out-of-scope messages (``python -m kb_index eval --hint3``).
+
 An in-scope question with ``sections`` (``"<article id>#<anchor>"``) also scores the
 *passage* shown for its first hit: right when the first article is right and the
 section shown (:meth:`Index.shown_section`) is one of them.
@@ -25,11 +28,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .articles import Article
 from .errors import KBError
 from .search import FUSIONS, confidence
 
@@ -90,6 +95,65 @@ def hint3_messages(root: str | Path) -> dict[str, list[str]]:
     if not found:
         raise KBError(f"no HINT3 test files under {root}/dataset/v2/test")
     return found
+
+
+@dataclass(frozen=True)
+class ForeignSet:
+    """A KB and its eval questions that none of us wrote (:func:`hint3_sets`)."""
+    name: str
+    articles: list[Article]
+    questions: list[dict]        # in-scope: {"question", "article_ids"}
+    out_of_scope: list[dict]     # the same customers' messages the bot could not place
+
+
+HINT3_OOS = "NO_NODES_DETECTED"
+
+
+def _hint3_rows(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return [(row["sentence"].strip(), row["label"].strip()) for row in csv.DictReader(handle)
+                if row["sentence"].strip() and row["label"].strip()]
+
+
+def hint3_sets(root: str | Path) -> list[ForeignSet]:
+    """HINT3's three support bots (a mattress shop, a pharmacy, a fantasy-sports app;
+    Arora et al. 2020, ODbL) as foreign KBs, built at eval time from the folder holding
+    ``dataset/v2``: one article per intent, titled with the intent's name, whose
+    front-matter questions are the bot's training sentences (the company's own list of
+    how customers ask), and as eval questions the real customers' test messages with
+    their intent; the messages labelled ``NO_NODES_DETECTED`` are its out-of-scope set.
+    HINT3 has no answer texts, so the article body is its title: this measures the
+    regime of a KB with question lists, on someone else's questions and customers."""
+    sets = []
+    for test in sorted((Path(root) / "dataset" / "v2" / "test").glob("*_test.csv")):
+        bot = test.stem.replace("_test", "")
+        train = test.parent.parent / "train" / f"{bot}_train.csv"
+        if not train.exists():
+            raise KBError(f"{train} is missing (HINT3 {bot})")
+        by_intent: dict[str, list[str]] = {}
+        for sentence, label in _hint3_rows(train):
+            if label != HINT3_OOS and sentence[:300] not in by_intent.setdefault(label, []):
+                by_intent[label].append(sentence[:300])
+        articles = [Article(id=_hint3_id(label), title=_hint3_title(label),
+                            body=_hint3_title(label) + ".", questions=tuple(sentences),
+                            url=f"/hint3/{bot}/{_hint3_id(label)}")
+                    for label, sentences in sorted(by_intent.items())]
+        rows = _hint3_rows(test)
+        questions = [{"question": s, "article_ids": [_hint3_id(label)], "kind": bot}
+                     for s, label in rows if label != HINT3_OOS and label in by_intent]
+        oos = [{"question": s, "article_ids": []} for s, label in rows if label == HINT3_OOS]
+        sets.append(ForeignSet(f"HINT3 {bot}", articles, questions, oos))
+    if not sets:
+        raise KBError(f"no HINT3 test files under {root}/dataset/v2/test")
+    return sets
+
+
+def _hint3_id(label: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", label.lower()).strip("-")[:128] or "intent"
+
+
+def _hint3_title(label: str) -> str:
+    return label.replace("_", " ").strip().capitalize()
 
 
 def load_questions(path: str | Path) -> list[dict]:
@@ -264,6 +328,12 @@ def format_table(report: Report) -> str:
         lines.append(f"| {m.method} | " + " | ".join(
             f"{m.recall_at_1_by_kind[k]:.3f}" for k in kinds) + " |")
     first = next(m for m in report.methods if m.held_out is not None or m.answered_correctly is not None)
+    single = {m.method: m.recall_at_1 for m in report.methods if m.method in ("bm25", "dense")}
+    if len(single) == 2:
+        margins = {k: first.recall_at_1 - v for k, v in single.items()}
+        holds = "holds" if min(margins.values()) >= 0 else "does NOT hold"
+        lines += ["", f"Fusion ({first.method}) {holds}: Recall@1 minus dense "
+                  f"{margins['dense']:+.3f}, minus BM25 {margins['bm25']:+.3f}."]
     lines += ["", f"Answerable: the threshold chosen on the whole set (first hybrid row) is "
               f"{report.threshold:.3f}: the most in-scope questions answered correctly with at "
               f"most {MAX_OOS_ANSWERED:.0%} of out-of-scope ones answered (in-sample)."]
@@ -277,4 +347,21 @@ def format_table(report: Report) -> str:
     lines.append(f"The threshold in use is {report.configured_threshold:.3f}: "
                  f"{report.configured_answered_correctly:.1%} in-scope answered correctly, "
                  f"{report.configured_oos_answered:.1%} out-of-scope answered.")
+    return "\n".join(lines)
+
+
+def format_summary(reports: list[tuple[str, Report]]) -> str:
+    """One row per set: the first hybrid row's figures and its margins over each retriever."""
+    lines = ["| set | Recall@1 | Recall@3 | MRR@10 | passage acc@1 | held out: answered correctly "
+             "| held out: out-of-scope answered | Recall@1 minus dense | minus BM25 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, report in reports:
+        by = {m.method: m for m in report.methods}
+        first = next(m for m in report.methods if m.method.startswith("hybrid"))
+        passage = "–" if first.passage_at_1 is None else f"{first.passage_at_1:.3f}"
+        held = ("– | –" if first.held_out is None
+                else f"{first.held_out.answered_correctly:.1%} | {first.held_out.oos_answered:.1%}")
+        lines.append(f"| {name} | {first.recall_at_1:.3f} | {first.recall_at_3:.3f} | {first.mrr_at_10:.3f} "
+                     f"| {passage} | {held} | {first.recall_at_1 - by['dense'].recall_at_1:+.3f} "
+                     f"| {first.recall_at_1 - by['bm25'].recall_at_1:+.3f} |")
     return "\n".join(lines)

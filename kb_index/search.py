@@ -2,11 +2,18 @@
 
 Both retrievers return their best *chunks*; each chunk gets a fused score, an article
 scores as its best chunk, and that chunk becomes the hit's snippet, so an article
-appears at most once.  Fusion methods (chosen on the eval set, see docs/kb_index.md):
+appears at most once.  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 
+- ``weighted`` (default): ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 /
+  max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
-- ``weighted``: ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 / max bm25``.
+- ``zscore``: each list's scores standardised over its candidates, then weighted.
+
+Whatever the fusion, the *first* article is one that a retriever put first (within its
+first ``SHORTLIST`` articles): the fusion arbitrates between the retrievers' answers and
+does not promote a third article.  So ``Hit.score`` orders every hit but the first.
+These choices hold on our eval set and on three foreign ones (bench/eval_fusion.py).
 
 Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
 say nothing about whether the best article is any good): the :func:`confidence` of
@@ -25,10 +32,13 @@ from .errors import QueryError
 from .sections import Section
 
 METHODS = ("hybrid", "dense", "bm25")
-FUSIONS = ("weighted", "rrf")
+FUSIONS = ("weighted", "rrf", "zscore")
 DEFAULT_FUSION = "weighted"     # measured on data/eval: see docs/kb_index.md
 RRF_K = 60
-DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / best bm25
+DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / max(best bm25, floor)
+SHORTLIST = 1                   # the first article is one of each list's first N articles
+BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
+CONFIDENCE_DENSE_WEIGHT = 0.7   # confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
 MAX_K = 100
@@ -94,8 +104,8 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
     cosine = dict(zip(dense[0].tolist(), dense[1].tolist())) if use_dense else {}
     bm25 = dict(zip(keyword[0].tolist(), keyword[1].tolist())) if use_keyword else {}
     max_bm25 = max(bm25.values(), default=0.0) or 1.0
-    weighted = {row: DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
-                + (1 - DENSE_WEIGHT) * bm25.get(row, 0.0) / max_bm25
+    weighted = {row: CONFIDENCE_DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
+                + (1 - CONFIDENCE_DENSE_WEIGHT) * bm25.get(row, 0.0) / max_bm25
                 for row in cosine.keys() | bm25.keys()}
     if method != "hybrid":              # a single list: order by its own score
         order = dict(cosine) if use_dense else dict(bm25)
@@ -104,8 +114,12 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         for ranked_rows in (cosine, bm25):
             for rank, row in enumerate(ranked_rows, 1):
                 order[row] += (RRF_K + 1) / (2 * (RRF_K + rank))
-    else:
-        order = weighted
+    elif fusion == "zscore":            # each list standardised over its candidates
+        order = _zscore_fusion(cosine, bm25)
+    else:                               # weak keyword evidence (best BM25 < floor) counts less
+        scale = max(max_bm25, BM25_FLOOR)
+        order = {row: DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
+                 + (1 - DENSE_WEIGHT) * bm25.get(row, 0.0) / scale for row in weighted}
     articles: dict[str, RankedArticle] = {}
     for row, score in order.items():
         article_id = row_article[row]
@@ -125,7 +139,43 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
         if row in bm25:
             ranked.keyword_rows[row] = bm25[row]
-    return sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
+    ordered = sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
+    if method == "hybrid" and SHORTLIST and cosine and bm25:
+        # the answer is an article one of the retrievers put first (of its first SHORTLIST):
+        # the fusion arbitrates between them, it does not promote a third article
+        shortlist = _first_articles(cosine, row_article, SHORTLIST) | \
+            _first_articles(bm25, row_article, SHORTLIST)
+        first = next((a for a in ordered if a.article_id in shortlist), None)
+        if first is not None and first is not ordered[0]:
+            ordered.remove(first)
+            ordered.insert(0, first)
+    return ordered
+
+
+def _first_articles(ranked_rows: dict[int, float], row_article: list[str | None], n: int) -> set[str]:
+    found: dict[str, None] = {}
+    for row in ranked_rows:
+        if row_article[row] is not None:
+            found.setdefault(row_article[row], None)
+            if len(found) == n:
+                break
+    return set(found)
+
+
+def _zscore_fusion(cosine: dict[int, float], bm25: dict[int, float]) -> dict[int, float]:
+    """``DENSE_WEIGHT * z(cosine) + (1 - DENSE_WEIGHT) * z(bm25)``, each score standardised
+    over its own list's candidates; a row missing from a list gets that list's lowest z."""
+    def standardised(scores: dict[int, float]) -> tuple[dict[int, float], float]:
+        if not scores:
+            return {}, 0.0
+        values = np.fromiter(scores.values(), dtype=np.float64)
+        spread = float(values.std()) or 1.0
+        z = (values - values.mean()) / spread
+        return dict(zip(scores, z.tolist())), float(z.min())
+    z_dense, low_dense = standardised(cosine)
+    z_bm25, low_bm25 = standardised(bm25)
+    return {row: DENSE_WEIGHT * z_dense.get(row, low_dense) + (1 - DENSE_WEIGHT) * z_bm25.get(row, low_bm25)
+            for row in cosine.keys() | bm25.keys()}
 
 
 def confidence(best: RankedArticle | None) -> float:

@@ -13,7 +13,7 @@ from kb_index import KBError
 from kb_index.cli import main
 from kb_index.embedding import FakeEmbedder
 from kb_index.evaluate import (choose_threshold, cross_validate, evaluate, format_table, hint3_messages,
-                               load_questions)
+                               hint3_sets, load_questions)
 
 QUESTIONS = [
     {"question": "how do I reset my password", "article_ids": ["reset-password"], "kind": "plain"},
@@ -38,7 +38,8 @@ def test_choose_threshold_allows_at_most_the_share_asked():
 
 def test_evaluate_reports_every_method(index):
     report = evaluate(index, QUESTIONS, OOS)
-    assert [m.method for m in report.methods] == ["bm25", "dense", "hybrid (weighted)", "hybrid (rrf)"]
+    assert [m.method for m in report.methods] == ["bm25", "dense", "hybrid (weighted)", "hybrid (rrf)",
+                                            "hybrid (zscore)"]
     hybrid = report.methods[2]
     assert hybrid.recall_at_1 == 1.0 and hybrid.mrr_at_10 == 1.0
     assert set(hybrid.recall_at_1_by_kind) == {"plain", "short"}
@@ -139,3 +140,44 @@ def test_cli_bad_article_exit_code(fake_model, tmp_path, capsys):
     assert main(["build", "--source", str(tmp_path / "kb"), "--out", str(tmp_path / "i")]) == 2
     err = capsys.readouterr().err
     assert "bad.md: field 'title': required field is missing" in err
+
+
+def _hint3_folder(root):
+    for split, rows in (("train", "sentence,label\nwhen will it arrive,DELIVERY_TIME\n"
+                                  "how long is delivery,DELIVERY_TIME\nwhen will it arrive,DELIVERY_TIME\n"
+                                  "can i pay cash,COD\n"),
+                        ("test", "sentence,label\nparcel not here yet,DELIVERY_TIME\ncash on delivery?,COD\n"
+                                 "hello,NO_NODES_DETECTED\nsomething else,UNSEEN_INTENT\n")):
+        folder = root / "dataset" / "v2" / split
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"shop_{split}.csv").write_text(rows, encoding="utf-8")
+    return root
+
+
+def test_hint3_sets_import_each_bot_as_a_kb_of_its_intents(tmp_path):
+    [shop] = hint3_sets(_hint3_folder(tmp_path))
+    assert shop.name == "HINT3 shop"
+    by_id = {a.id: a for a in shop.articles}
+    assert set(by_id) == {"cod", "delivery_time"}
+    assert by_id["delivery_time"].title == "Delivery time"
+    assert by_id["delivery_time"].questions == ("when will it arrive", "how long is delivery")  # once each
+    assert shop.questions == [
+        {"question": "parcel not here yet", "article_ids": ["delivery_time"], "kind": "shop"},
+        {"question": "cash on delivery?", "article_ids": ["cod"], "kind": "shop"}]   # unseen intent left out
+    assert shop.out_of_scope == [{"question": "hello", "article_ids": []}]
+    with pytest.raises(KBError, match="no HINT3 test files"):
+        hint3_sets(tmp_path / "nowhere")
+
+
+def test_cli_eval_runs_the_foreign_sets_in_the_same_command(fake_model, kb_dir, tmp_path, capsys):
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    oos = write_jsonl(tmp_path / "o.jsonl", OOS)
+    hint3 = _hint3_folder(tmp_path / "hint3")
+    assert main(["eval", "--questions", str(questions), "--oos", str(oos), "--index", str(tmp_path / "idx"),
+                 "--source", str(kb_dir), "--imported-index", "", "--hint3", str(hint3)]) == 0
+    out = capsys.readouterr().out
+    assert "## KB as shipped" in out and "## Foreign: HINT3 shop" in out
+    assert out.count("Fusion (hybrid (weighted))") == 2     # the fusion's margins, per set
+    summary = out.split("## Summary")[1]
+    assert "| KB as shipped |" in summary and "| Foreign: HINT3 shop |" in summary
+    assert (tmp_path / "idx_hint3_shop").is_dir()

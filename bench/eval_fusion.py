@@ -1,0 +1,141 @@
+"""How the fusion of BM25 and dense candidates is chosen so that it holds on every set.
+
+The sets are the ones ``python -m kb_index eval --hint3 DIR`` measures: our KB as shipped
+(front-matter questions), the same articles imported without them, and HINT3's three
+support bots as foreign KBs (kb_index.evaluate.hint3_sets). The candidate lists of both
+retrievers are collected once per question; every fusion variant is then scored from
+them (Recall@1 of the article ranking; the same code path as ``Index.rank``).
+
+A variant's constant is chosen leaving one set out: the value with the best *worst
+margin* (hybrid Recall@1 minus the better of dense and BM25) over the other sets, then
+measured on the set left out. The figure to trust is that held-out margin per set.
+The result and the choice (weight 0.7, floor 12, arbiter 1): docs/kb_index.md,
+"Fusion on every set".
+
+    PYTHONPATH=. .venv/bin/python bench/eval_fusion.py --hint3 ../shared/data/hint3
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from kb_index import search as search_module  # noqa: E402
+from kb_index.articles import load_articles  # noqa: E402
+from kb_index.building import build_articles, open_index  # noqa: E402
+from kb_index.evaluate import _audience, hint3_sets, load_questions  # noqa: E402
+
+
+def collect(index, questions: list[dict]) -> list[tuple]:
+    """Per question: (dense candidates, BM25 candidates, row -> article, question rows, gold)."""
+    texts = [index.correct(q["question"]) for q in questions]
+    vectors = index.embedder.encode(texts)
+    out = []
+    with index._lock:
+        for q, text, vector in zip(questions, texts, vectors):
+            allowed = index._allowed(_audience(index, q))
+            dense = index._store.search(vector, 50, allowed)
+            rows, scores = index._keyword.top(text, 50, allowed[index._keyword_rows])
+            out.append((dense, (index._keyword_rows[rows], scores), set(q["article_ids"])))
+    return out, index._row_article, index._question_rows
+
+
+def recall_at_1(collected, method: str, fusion: str) -> float:
+    items, row_article, question_rows = collected
+    hits = 0
+    for dense, keyword, gold in items:
+        ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows)
+        hits += bool(ranked) and ranked[0].article_id in gold
+    return hits / len(items)
+
+
+# every variant starts from the plain weighted sum: no floor, no arbiter
+PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60}
+
+
+def with_constants(**constants):
+    """Set module constants of kb_index.search for one measurement."""
+    old = {k: getattr(search_module, k) for k in constants}
+    for k, v in constants.items():
+        setattr(search_module, k, v)
+    return old
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", default="var/kb_index")
+    parser.add_argument("--source", default="data/kb")
+    parser.add_argument("--questions", default="data/eval/kb_questions.jsonl")
+    parser.add_argument("--hint3", required=True)
+    parser.add_argument("--cache", help="save the collected candidates here (pickle)")
+    parser.add_argument("--from-cache", help="score the candidates saved with --cache")
+    args = parser.parse_args()
+    if args.from_cache:
+        with open(args.from_cache, "rb") as handle:
+            return report(pickle.load(handle))
+    own = open_index(args.index, source_dir=args.source)
+    questions = load_questions(args.questions)
+    plain = [replace(a, questions=(), question_sections=()) for a in load_articles(args.source)]
+    imported, _ = build_articles(plain, f"{args.index}_imported", own.embedder)
+    sets = {"own": collect(own, questions), "own imported": collect(imported, questions)}
+    for foreign in hint3_sets(args.hint3):
+        folder = f"{args.index}_{foreign.name.lower().replace(' ', '_')}"
+        index, _ = build_articles(foreign.articles, folder, own.embedder)
+        sets[foreign.name] = collect(index, foreign.questions)
+    if args.cache:
+        with open(args.cache, "wb") as handle:
+            pickle.dump(sets, handle)
+    return report(sets)
+
+
+def report(sets: dict) -> int:
+    singles = {name: {m: recall_at_1(c, m, "weighted") for m in ("dense", "bm25")}
+               for name, c in sets.items()}
+    print("| set | n | dense | BM25 |\n| --- | --- | --- | --- |")
+    for name, c in sets.items():
+        print(f"| {name} | {len(c[0])} | {singles[name]['dense']:.3f} | {singles[name]['bm25']:.3f} |")
+
+    variants = {
+        "weighted": [{"DENSE_WEIGHT": w, "BM25_FLOOR": f}
+                     for w in (0.5, 0.6, 0.7, 0.8, 0.9) for f in (0.0, 5.0, 8.0, 12.0, 16.0, 24.0)],
+        "zscore": [{"DENSE_WEIGHT": w} for w in (0.5, 0.6, 0.7, 0.8, 0.9)],
+        "weighted + shortlist": [{"DENSE_WEIGHT": w, "BM25_FLOOR": f, "SHORTLIST": n}
+                                 for w in (0.6, 0.7, 0.8) for f in (0.0, 8.0, 12.0) for n in (1, 2)],
+        "rrf": [{"RRF_K": k} for k in (10, 60)],
+    }
+    table: dict[tuple[str, object], dict[str, float]] = {}
+    for fusion, grid in variants.items():
+        for constants in grid:
+            old = with_constants(**{**PLAIN, **constants})
+            try:
+                key = (fusion, tuple(sorted(constants.items())))
+                table[key] = {name: recall_at_1(c, "hybrid", fusion.split()[0]) - max(singles[name].values())
+                              for name, c in sets.items()}
+            finally:
+                with_constants(**old)
+    print("\nhybrid Recall@1 minus the better single retriever, every variant (in-sample):\n")
+    names = list(sets)
+    print("| fusion | constants | " + " | ".join(names) + " | worst |")
+    print("| --- | --- |" + " --- |" * (len(names) + 1))
+    for (fusion, constants), margins in table.items():
+        print(f"| {fusion} | {dict(constants)} | " + " | ".join(f"{margins[n]:+.3f}" for n in names)
+              + f" | {min(margins.values()):+.3f} |")
+
+    print("\nleave one set out: the variant with the best worst margin on the others, "
+          "measured on the one left out:\n")
+    print("| left out | chosen | margin held out |\n| --- | --- | --- |")
+    for name in names:
+        best = max(table, key=lambda k: (min(v for n, v in table[k].items() if n != name),
+                                         np.mean([v for n, v in table[k].items() if n != name])))
+        print(f"| {name} | {best[0]} {dict(best[1])} | {table[best][name]:+.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
