@@ -10,6 +10,7 @@ temporary folder, then times
 
     .venv/bin/python bench/bench_kb_build.py                  # data/kb once
     .venv/bin/python bench/bench_kb_build.py --copies 5
+    CARE_EMBEDDING_RUNTIME=torch .venv/bin/python bench/bench_kb_build.py   # sentence-transformers
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def main() -> None:
     parser.add_argument("--source", default="data/kb")
     parser.add_argument("--copies", type=int, default=1)
     args = parser.parse_args()
-    embedder = Embedder()
+    # as `python -m kb_index build` does: every core; CARE_EMBEDDING_RUNTIME=torch for the old way
+    embedder = Embedder(threads=os.cpu_count() or 1)
+    embedder.prepare()
     embedder.encode(["warm up"])
     with tempfile.TemporaryDirectory() as tmp:
         kb, out = Path(tmp, "kb"), Path(tmp, "index")
@@ -73,7 +76,8 @@ def main() -> None:
         upsert_s = time.perf_counter() - started
 
     load = os.getloadavg()[0]
-    print(f"\n{articles} articles, {full.chunks_total} chunks, load average {load:.1f}")
+    print(f"\n{articles} articles, {full.chunks_total} chunks, embedding runtime {embedder.backend}, "
+          f"load average {load:.1f}")
     print("| step | seconds | chunks/s |")
     print("| --- | --- | --- |")
     print(f"| full build | {full_s:.1f} | {full.chunks_total / full_s:.1f} |")

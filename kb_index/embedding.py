@@ -40,17 +40,20 @@ def packaged_model_path() -> Path:
 
 
 RUNTIMES = ("auto", "onnx", "torch")
+_UNKNOWN = object()
 
 
 class Embedder:
     """A sentence-transformers model, loaded lazily, used from any thread.
 
     ``runtime``: ``onnx`` (the build's ONNX conversion; an error if there is none),
-    ``torch`` (sentence-transformers), or ``auto`` (ONNX when converted, else torch)."""
+    ``torch`` (sentence-transformers), or ``auto`` (ONNX when converted, else torch).
+    ``threads``: ONNX Runtime's compute threads; 1 in the services (several processes share
+    the cores, and concurrent queries run in parallel), all cores for a command-line build."""
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64,
                  device: str = "cpu", runtime: str | None = None,
-                 onnx_dir: str | Path | None = None) -> None:
+                 onnx_dir: str | Path | None = None, threads: int = 1) -> None:
         configured = settings.get("embedding_model", model_path)
         self.model_path = Path(configured) if configured else None  # None: packaged model
         self.batch_size = batch_size
@@ -61,6 +64,8 @@ class Embedder:
         folder = Path(str(settings.get("embedding_onnx_dir", onnx_dir)))
         # relative to the repository root (like the service's folders), not to the cwd
         self.onnx_dir = folder if folder.is_absolute() else REPO_ROOT / folder
+        self.threads = threads
+        self._onnx_file: object = _UNKNOWN
         self.backend: str | None = None   # "onnx" or "torch" once loaded
         self._model = None
         self._load_lock = threading.Lock()
@@ -90,9 +95,14 @@ class Embedder:
         return Path(path)
 
     def onnx_file(self) -> Path | None:
-        """Where this model's ONNX conversion is (or goes); None if it cannot be converted."""
-        folder = self._folder()
-        return onnx_model.onnx_path(folder, self.onnx_dir) if onnx_model.supported(folder) else None
+        """Where this model's ONNX conversion is (or goes); None if it cannot be converted.
+
+        Worked out once per embedder (it hashes the model's ~90 MB of files)."""
+        if self._onnx_file is _UNKNOWN:
+            folder = self._folder()
+            self._onnx_file = onnx_model.onnx_path(folder, self.onnx_dir) \
+                if onnx_model.supported(folder) else None
+        return self._onnx_file  # type: ignore[return-value]
 
     def prepare(self) -> Path | None:
         """Convert the model to ONNX if it is not yet (build time; needs torch and onnx).
@@ -126,7 +136,7 @@ class Embedder:
             target = self.onnx_file()
             if target is not None and target.is_file():
                 self.backend = "onnx"
-                return onnx_model.OnnxModel(path, target)
+                return onnx_model.OnnxModel(path, target, threads=self.threads)
             if self.runtime == "onnx":
                 raise FileNotFoundError(f"no ONNX conversion of {path} at {target} "
                                         "(run `python -m kb_index build`)")

@@ -117,7 +117,7 @@ def max_seq_length(model_dir: Path) -> int:
 class OnnxModel:
     """Tokenizer + ONNX Runtime session; ``encode`` returns float32 mean-pooled vectors."""
 
-    def __init__(self, model_dir: Path, onnx_file: Path) -> None:
+    def __init__(self, model_dir: Path, onnx_file: Path, threads: int = 1) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -126,7 +126,7 @@ class OnnxModel:
         self.tokenizer.enable_truncation(max_seq_length(model_dir))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
