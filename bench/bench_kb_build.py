@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from kb_index import Article, Embedder, build, open_index
-from kb_index.articles import load_articles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runs from the repo root as documented
+
+from kb_index import Article, Embedder, build, open_index  # noqa: E402
+from kb_index.articles import load_articles  # noqa: E402
 
 
 def copy_kb(source: Path, target: Path, copies: int) -> int:
@@ -45,8 +48,8 @@ def main() -> None:
     parser.add_argument("--source", default="data/kb")
     parser.add_argument("--copies", type=int, default=1)
     args = parser.parse_args()
-    # as `python -m kb_index build` does: every core; CARE_EMBEDDING_RUNTIME=torch for the old way
-    embedder = Embedder(threads=os.cpu_count() or 1)
+    # as `python -m kb_index build` does; CARE_EMBEDDING_RUNTIME=torch for sentence-transformers
+    embedder = Embedder()
     embedder.prepare()
     embedder.encode(["warm up"])
     with tempfile.TemporaryDirectory() as tmp:

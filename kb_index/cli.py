@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict, replace
 
 from . import settings
 from .articles import load_articles
 from .building import build, build_articles, open_index
-from .embedding import Embedder
 from .errors import KBError
 from .evaluate import evaluate, format_table, hint3_messages, load_questions
 
@@ -62,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    # the build has the machine to itself: ONNX Runtime on every core (torch does that anyway)
-    report = build(args.source, args.out, Embedder(threads=os.cpu_count() or 1),
-                   show_progress=not args.quiet)
+    report = build(args.source, args.out, show_progress=not args.quiet)
     kind = "full rebuild" if report.full_rebuild else "incremental"
     print(f"{args.out}: {kind}, {report.chunks_total} chunks ({report.index_type}), "
           f"{report.chunks_embedded} embedded in {report.seconds:.1f}s; "
