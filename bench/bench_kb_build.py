@@ -10,6 +10,7 @@ temporary folder, then times
 
     .venv/bin/python bench/bench_kb_build.py                  # data/kb once
     .venv/bin/python bench/bench_kb_build.py --copies 5
+    CARE_EMBEDDING_RUNTIME=torch .venv/bin/python bench/bench_kb_build.py   # sentence-transformers
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from kb_index import Article, Embedder, build, open_index
-from kb_index.articles import load_articles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runs from the repo root as documented
+
+from kb_index import Article, Embedder, build, open_index  # noqa: E402
+from kb_index.articles import load_articles  # noqa: E402
 
 
 def copy_kb(source: Path, target: Path, copies: int) -> int:
@@ -44,7 +48,9 @@ def main() -> None:
     parser.add_argument("--source", default="data/kb")
     parser.add_argument("--copies", type=int, default=1)
     args = parser.parse_args()
+    # as `python -m kb_index build` does; CARE_EMBEDDING_RUNTIME=torch for sentence-transformers
     embedder = Embedder()
+    embedder.prepare()
     embedder.encode(["warm up"])
     with tempfile.TemporaryDirectory() as tmp:
         kb, out = Path(tmp, "kb"), Path(tmp, "index")
@@ -73,7 +79,8 @@ def main() -> None:
         upsert_s = time.perf_counter() - started
 
     load = os.getloadavg()[0]
-    print(f"\n{articles} articles, {full.chunks_total} chunks, load average {load:.1f}")
+    print(f"\n{articles} articles, {full.chunks_total} chunks, embedding runtime {embedder.backend}, "
+          f"load average {load:.1f}")
     print("| step | seconds | chunks/s |")
     print("| --- | --- | --- |")
     print(f"| full build | {full_s:.1f} | {full.chunks_total / full_s:.1f} |")

@@ -50,9 +50,15 @@ class BuildReport:
 
 def build(source_dir: str | Path, index_dir: str | Path, embedder=None, *,
           show_progress: bool = False, **options) -> BuildReport:
-    """Bring ``index_dir`` up to date with the articles in ``source_dir``."""
-    return _build(Path(source_dir), Path(index_dir), embedder or Embedder(),
-                  show_progress, options)[1]
+    """Bring ``index_dir`` up to date with the articles in ``source_dir``.
+
+    Also converts the embedding model to ONNX, once per model (``Embedder.prepare``), so
+    the processes that serve queries need not load torch."""
+    embedder = embedder or Embedder()
+    prepare = getattr(embedder, "prepare", None)   # FakeEmbedder has nothing to convert
+    if prepare is not None:
+        prepare()
+    return _build(Path(source_dir), Path(index_dir), embedder, show_progress, options)[1]
 
 
 def open_index(index_dir: str | Path, *, source_dir: str | Path | None = None, embedder=None,
