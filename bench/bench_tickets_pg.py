@@ -140,8 +140,15 @@ def esc(value: str) -> str:
 
 
 def make_app(url: str):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True, "DATABASE_URL": url, "SERVICE_TOKEN": TOKEN, "SECRET_KEY": "bench",
-                       "WTF_CSRF_ENABLED": False, "PUBLIC_URL": "http://care.bench", "LOG_LEVEL": "WARNING"})
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SERVICE_TOKEN": TOKEN, "SECRET_KEY": "bench",
+                      "WTF_CSRF_ENABLED": False, "PUBLIC_URL": "http://care.bench", "LOG_LEVEL": "WARNING"})
+    try:  # as the served app does (escalation/wsgi.py); a baseline without it runs as it was
+        from escalation.heap import freeze_heap
+    except ImportError:
+        pass
+    else:
+        freeze_heap()
+    return app
 
 
 def migrate(app, revision: str) -> None:  # type: ignore[no-untyped-def]

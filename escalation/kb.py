@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -67,17 +67,20 @@ def sync_index(session: Session, index: object) -> int:
     return added
 
 
-def warm_up_in_background(app: Flask) -> threading.Thread:
+def warm_up_in_background(app: Flask, then: Callable[[], None] | None = None) -> threading.Thread:
     """Open the index and load the model in a thread, so the first question is not slow.
 
     Called by the WSGI entry point (not by create_app, so tests and CLI commands stay light);
-    ``/api/v1/health/ready`` answers 200 once this is done.
+    ``/api/v1/health/ready`` answers 200 once this is done; ``then`` runs after a successful
+    warm-up (the WSGI entry point freezes the heap there).
     """
 
     def warm() -> None:
         try:
             get_index(app).warm_up()
             app.extensions["care_kb_ready"] = True
+            if then is not None:
+                then()
         except Exception as exc:  # noqa: BLE001 — report any failure through the readiness check
             app.extensions["care_kb_error"] = f"{type(exc).__name__}: {exc}"
             app.logger.exception("KB index could not be opened")
