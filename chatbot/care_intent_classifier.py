@@ -7,9 +7,6 @@ scikit-learn (and pytest, through `sklearn.utils._testing`): 4-8 s of every `ras
 than the rest of loading the model (issue 18, docs/benchmarks.md "Cold start"). A fitted
 multinomial logistic regression is three arrays (`coef_`, `intercept_`, `classes_`), kept here
 in one `.npz` read without pickle, so loading a model runs no code from the file either.
-
-One option is added: `C`, scikit-learn's inverse regularisation strength, which Rasa fixes at
-1.0 (chosen by cross-validation, docs/nlu-cross-validation.md).
 """
 
 from __future__ import annotations
@@ -33,15 +30,6 @@ FITTED = ("coef_", "intercept_", "classes_")
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CareLogisticRegressionClassifier(LogisticRegressionClassifier):
     """`LogisticRegressionClassifier` whose fitted weights are stored as a pickle-free `.npz`."""
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0}
-
-    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage,
-                 resource: Resource) -> None:
-        super().__init__(config, name, model_storage, resource)
-        self.clf.set_params(C=float(self.config["C"]))
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as model_dir:
