@@ -16,7 +16,8 @@ export TOKENIZERS_PARALLELISM := false
 # FAISS and torch bring their own OpenMP runtimes; spinning waiters steal the other's CPU
 export OMP_WAIT_POLICY := PASSIVE
 
-CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain -type f 2>/dev/null)
+# the custom NLU component decides how the model is saved, so a change to it retrains too
+CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain chatbot/care_intent_classifier.py -type f 2>/dev/null)
 KB_SRC := $(shell find data/kb -type f -name '*.md' 2>/dev/null)
 WIDGET_SRC := $(shell find widget/src -type f 2>/dev/null) widget/build.mjs widget/package-lock.json
 MODEL := chatbot/models/care.tar.gz

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 FALLBACK = "nlu_fallback"
-THRESHOLDS = [0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9]
+THRESHOLDS = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9]
 
 
 def load_predictions(folder: Path) -> list[tuple[str, str, float]]:
