@@ -22,10 +22,10 @@ Loopback only, bounded in time. The script
    the service token; ``tickets.open_ticket``): p50/p95 over ``--runs`` repetitions, SQL
    statements per request (a ``before_cursor_execute`` listener) and the time of each
    statement of the dashboard separately. Since 0017 the dashboard's and the agents' figures
-   come from the worker's snapshot on a desk this size: a thread does the worker's figure pass
-   (``dashboard.refresh_due``) every ``CARE_FIGURES_REFRESH_SECONDS`` during the measurement,
-   in this process (so it competes with the requests, as a worker on the same machine does),
-   and its durations are printed;
+   come from the worker's snapshot on a desk this size: a separate process does the worker's
+   figure pass (``dashboard.refresh_due``) every ``CARE_FIGURES_REFRESH_SECONDS`` during the
+   measurement (so it competes with the requests for the cores and the database, as the
+   worker process on the same machine does), and its durations are printed;
 4. with ``--explain``, prints EXPLAIN (ANALYZE, BUFFERS) of the slowest statements.
 
     .venv/bin/python bench/bench_tickets_pg.py                    # fill 1M + before/after
@@ -39,13 +39,14 @@ import argparse
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import platform
+import queue
 import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -438,37 +439,49 @@ def label(sql: str) -> str:
     return flat[:110] + ("…" if len(flat) > 110 else "")
 
 
-@contextmanager
-def worker_figures(url: str) -> Iterator[list[tuple[float, list[str]]]]:
-    """The worker's figure pass (``dashboard.refresh_due``) once now and then every
-    ``FIGURES_REFRESH_SECONDS`` in a thread, with its own app (its statements are not counted
-    as the requests'); yields the passes' (seconds, keys refreshed)."""
+def _figure_passes(url: str, stop, results) -> None:  # type: ignore[no-untyped-def]
+    """The worker process's figure loop: one pass now, then one check a second."""
     from escalation import dashboard
 
     app = make_app(url)
-    passes: list[tuple[float, list[str]]] = []
-    stop = threading.Event()
 
     def one_pass() -> None:
         with app.app_context():
             t0 = time.perf_counter()
             keys = dashboard.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
             db.session.commit()
-            passes.append((time.perf_counter() - t0, keys))
-
-    def loop() -> None:
-        while not stop.wait(1.0):
-            one_pass()
+            results.put((time.perf_counter() - t0, keys))
 
     one_pass()
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
+    while not stop.wait(1.0):
+        one_pass()
+    app.extensions["care_engine"].dispose()
+
+
+@contextmanager
+def worker_figures(url: str) -> Iterator[list[tuple[float, list[str]]]]:
+    """The worker's figure pass (``dashboard.refresh_due``) once now and then every
+    ``FIGURES_REFRESH_SECONDS``, in a separate process with its own app and connections, as
+    the worker (``flask --app escalation worker``) is: it competes with the requests for the
+    cores and the database, not for this process's GIL. Yields the passes' (seconds, keys
+    refreshed), filled in when the block ends."""
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    results = context.Queue()
+    process = context.Process(target=_figure_passes, args=(url, stop, results), daemon=True)
+    process.start()
+    passes: list[tuple[float, list[str]]] = [results.get(timeout=900)]  # the first pass, before measuring
     try:
         yield passes
     finally:
         stop.set()
-        thread.join()
-        app.extensions["care_engine"].dispose()
+        while process.is_alive() or not results.empty():
+            try:
+                passes.append(results.get(timeout=1.0))
+            except queue.Empty:
+                if not process.is_alive():
+                    break
+        process.join(timeout=60)
 
 
 def baseline(ref: str, args: argparse.Namespace) -> None:
