@@ -24,7 +24,8 @@ process tree, from /proc) spent per turn, so "where the cores went" comes with t
 
 ``--baseline-ref REF`` first measures a ``git worktree`` of REF (e.g. ``HEAD~3``) with the
 same levels, then this checkout, in one run (one stack at a time). The worktree borrows
-this checkout's built model, KB index and widget unless it has its own.
+this checkout's KB index and widget unless it has its own, and its model when REF's chatbot/
+trains the same one (otherwise it trains its own first, a few minutes).
 
 Runs under either venv's Python; socket.io needs ``python-socketio`` and ``aiohttp``, which
 ``.venv-rasa`` has:
@@ -299,16 +300,24 @@ def baseline_checkout(ref: str) -> Path:
     if not path.exists():
         subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=HERE, check=True,
                        capture_output=True)
-    for borrowed in (".venv", ".venv-rasa", "chatbot/models", "var/kb_index", "widget/dist"):
+    for borrowed in (".venv", ".venv-rasa", "var/kb_index", "widget/dist"):
         target = path / borrowed
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to((HERE / borrowed).resolve())
+    # The model is borrowed only when REF trains the same one: a model names its pipeline's
+    # components (e.g. chatbot/care_intent_classifier.py), which an older checkout may lack.
     changed = subprocess.run(["git", "diff", "--quiet", sha, "--", "chatbot/config.yml", "chatbot/data",
-                              "chatbot/domain.yml"], cwd=HERE).returncode
-    if changed and (path / "chatbot/models").is_symlink():
-        print(f"note: {ref}'s chatbot/ differs from this checkout's; the baseline borrows this "
-              f"checkout's model (run `make model` in {path} for its own)", file=sys.stderr)
+                              "chatbot/domain.yml", "chatbot/care_*.py"], cwd=HERE).returncode
+    model = path / "chatbot/models/care.tar.gz"
+    if not changed and not (path / "chatbot/models").exists():
+        (path / "chatbot/models").symlink_to((HERE / "chatbot/models").resolve())
+    elif changed and not model.exists():
+        print(f"note: {ref}'s chatbot/ differs from this checkout's; training its own model in {path} …",
+              file=sys.stderr, flush=True)
+        subprocess.run([str(path / ".venv-rasa/bin/rasa"), "train", "--fixed-model-name", "care", "--out",
+                        "models", "--quiet"], cwd=path / "chatbot", check=True,
+                       env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
     return path
 
 
