@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from .db import upsert_insert
 from .lifecycle import DONE_STATUSES, OPEN_STATUSES
 from .models import STATUSES, BotOutcome, FigureSnapshot, Survey, Ticket, User, utcnow
 
@@ -325,9 +324,8 @@ def _load(key: str, payload: str) -> Any:
 
 def _store(session: Session, key: str, value: Any, computed_at: datetime, took_ms: float) -> None:
     """Insert or replace the snapshot (two processes may write the same key at once)."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     row = {"key": key, "payload": _dump(key, value), "computed_at": computed_at, "took_ms": took_ms}
-    statement = insert(FigureSnapshot).values(**row)
+    statement = upsert_insert(session, FigureSnapshot).values(**row)
     session.execute(statement.on_conflict_do_update(
         index_elements=["key"], set_={k: statement.excluded[k] for k in ("payload", "computed_at", "took_ms")}))
 

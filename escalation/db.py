@@ -5,6 +5,8 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -18,6 +20,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def upsert_insert(session: Session, model: Any) -> Any:
+    """``INSERT`` into ``model``'s table in the session's dialect, the kind that has
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` (PostgreSQL and SQLite both do)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(model)
 
 
 def make_engine(url: str) -> Engine:

@@ -4,11 +4,10 @@ dropped), or merged into another ticket of the same customer (one thread, one nu
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import events, tickets
+from .db import upsert_insert
 from .errors import ValidationFailed
 from .lifecycle import DONE_STATUSES
 from .models import Attachment, BlockedSender, Message, Ticket, User, utcnow
@@ -23,8 +22,7 @@ def close_as_spam(session: Session, ticket: Ticket, actor: User, *, block: bool 
 
 
 def block_sender(session: Session, email: str, actor: str, ticket_number: str | None = None) -> None:
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(BlockedSender).values(email=email.strip().lower(), ticket_number=ticket_number,
+    session.execute(upsert_insert(session, BlockedSender).values(email=email.strip().lower(), ticket_number=ticket_number,
                                                  blocked_by=actor, created_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["email"]))
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from . import attachments, audit, claims, events, lifecycle, sla, transitions
+from .db import upsert_insert
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .mail import notify as mail_notify
 from .models import PRIORITIES, Customer, Message, Ticket, User, utcnow
@@ -58,8 +57,7 @@ def find_or_create_customer(session: Session, name: str, email: str) -> Customer
     email = email.strip().lower()
     customer = session.scalar(select(Customer).where(Customer.email == email))
     if customer is None:
-        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Customer).values(name=name.strip(), email=email, created_at=utcnow())
+        session.execute(upsert_insert(session, Customer).values(name=name.strip(), email=email, created_at=utcnow())
                         .on_conflict_do_nothing(index_elements=["email"]))
         customer = session.scalar(select(Customer).where(Customer.email == email))
         assert customer is not None  # inserted here, or committed by the transaction waited for
