@@ -181,6 +181,54 @@ def read_stream(response) -> list[int]:
     return ids
 
 
+def test_the_streams_of_one_ticket_write_the_seen_mark_once_per_event(app, client, bot_headers):
+    """500 open streams of one ticket used to UPDATE its row once each per message (a queue
+    on one row lock: bench_sse_fanout p50 ~950 ms); one write per event and process now."""
+    from sqlalchemy import event as sa_event
+
+    opened = chat_with_replies(app, client, bot_headers, "Hello, Tim here.")
+    with app.app_context():
+        ticket_id = tickets.get_by_number(db.session, opened["number"]).id
+        engine = db.engine
+    updates: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE TICKETS"):
+            updates.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        barrier = threading.Barrier(20)
+
+        def stream(event_id: int) -> None:
+            barrier.wait()
+            notify.seen_live(app, ticket_id, event_id)
+
+        threads = [threading.Thread(target=stream, args=(7,)) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(updates) == 1
+        notify.seen_live(app, ticket_id, 5)  # an older event than the mark: nothing to write
+        assert len(updates) == 1
+        notify.seen_live(app, ticket_id, 9)  # a later one is written
+        assert len(updates) == 2
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    with app.app_context():
+        assert db.session.scalar(select(Ticket.customer_seen_event_id).where(Ticket.id == ticket_id)) == 9
+
+
+def test_a_failed_seen_mark_is_written_by_the_next_stream():
+    marks = notify.SeenMarks(limit=2)
+    assert marks.claim(1, 4) and not marks.claim(1, 4) and not marks.claim(1, 3)
+    marks.release(1, 4)  # the write failed
+    assert marks.claim(1, 4)
+    assert marks.claim(2, 1) and marks.claim(3, 1)  # over the limit: ticket 1 is forgotten
+    assert marks.claim(1, 4)
+
+
 def test_replies_the_customer_saw_in_the_live_chat_are_not_mailed(app, client, bot_headers):
     app.config["SSE_HEARTBEAT"] = 0.2
     opened = chat_with_replies(app, client, bot_headers, "Hello, Tim here.")
