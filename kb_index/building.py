@@ -52,12 +52,8 @@ def build(source_dir: str | Path, index_dir: str | Path, embedder=None, *,
           show_progress: bool = False, **options) -> BuildReport:
     """Bring ``index_dir`` up to date with the articles in ``source_dir``.
 
-    Also converts the embedding model to ONNX, once per model (``Embedder.prepare``), so
-    the processes that serve queries need not load torch."""
+    Like every build path, it first converts the embedding model to ONNX (:func:`_prepare`)."""
     embedder = embedder or Embedder()
-    prepare = getattr(embedder, "prepare", None)   # FakeEmbedder has nothing to convert
-    if prepare is not None:
-        prepare()
     return _build(Path(source_dir), Path(index_dir), embedder, show_progress, options)[1]
 
 
@@ -114,8 +110,26 @@ def _build(source_dir: Path, index_dir: Path, embedder, show_progress: bool,
         return _build_locked(articles, index_dir, embedder, show_progress, options)
 
 
+def _prepare(embedder) -> None:
+    """Convert the embedding model to ONNX once per model (``Embedder.prepare``: cached by the
+    model's hash; a failed conversion is logged and the model runs on torch), so the process
+    that built the index (``python -m kb_index build``, the service or the worker rebuilding a
+    stale or corrupt one through ``open_index(source_dir=...)``, ``build_articles``) and the
+    ones that serve it need not load torch. FakeEmbedder has nothing to convert."""
+    prepare = getattr(embedder, "prepare", None)
+    if prepare is None:
+        return
+    try:
+        prepare()
+    except OSError as exc:  # an unreadable model folder: the embedding reports it when it is used
+        if getattr(embedder, "runtime", None) == "onnx":
+            raise
+        log.warning("embedding model not converted to ONNX (%s)", exc)
+
+
 def _build_locked(articles: list[Article], index_dir: Path, embedder, show_progress: bool,
                   options: dict) -> tuple[Index, BuildReport]:
+    _prepare(embedder)   # every build path comes here, before anything is embedded (not timed)
     started = time.perf_counter()
     chunking = _chunking(options)
     index_options = {k: v for k, v in options.items() if k in ("answer_threshold", "fusion")}

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from kb_index import (Article, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
-                      open_index)
+                      load_articles, open_index)
 from kb_index import manifest as manifest_file
+from kb_index.building import build_articles
 
 from .conftest import ARTICLES
 
@@ -138,3 +139,48 @@ def test_old_generation_files_are_removed(kb_dir, index_dir, embedder):
     open_index(index_dir, embedder=embedder).delete_article("refund-timing")
     names = sorted(p.name for p in index_dir.iterdir() if p.name != ".lock")
     assert names == ["articles.2.jsonl", "chunks.2.jsonl", "manifest.json", "vectors.2.faiss"]
+
+
+class Converting(FakeEmbedder):
+    """Records each ONNX conversion (``Embedder.prepare``) with how much was embedded before it."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.prepared: list[int] = []
+        self.error = error
+
+    def prepare(self) -> None:
+        self.prepared.append(self.encoded)
+        if self.error is not None:
+            raise self.error
+
+
+BUILD_PATHS = {
+    "build (python -m kb_index build)": lambda kb, index, e: build(kb, index, e),
+    "open_index with source_dir (the service, the worker)": lambda kb, index, e: open_index(index, source_dir=kb,
+                                                                                           embedder=e),
+    "build_articles (eval)": lambda kb, index, e: build_articles(load_articles(kb), index, e),
+}
+
+
+@pytest.mark.parametrize("path", list(BUILD_PATHS))
+def test_every_build_path_converts_the_model_before_embedding(kb_dir, index_dir, path):
+    embedder = Converting()
+    BUILD_PATHS[path](kb_dir, index_dir, embedder)
+    assert embedder.prepared == [0] and embedder.encoded > 0
+
+
+@pytest.mark.parametrize("path", list(BUILD_PATHS))
+def test_a_rebuild_of_a_corrupt_index_converts_the_model_too(kb_dir, index_dir, path):
+    build(kb_dir, index_dir, FakeEmbedder())
+    (index_dir / manifest_file.MANIFEST).write_text("{not json")
+    embedder = Converting()
+    BUILD_PATHS[path](kb_dir, index_dir, embedder)
+    assert embedder.prepared == [0] and embedder.encoded > 0
+
+
+def test_an_unreadable_model_folder_does_not_stop_the_build(kb_dir, index_dir, caplog):
+    embedder = Converting(error=FileNotFoundError("embedding model folder /nope does not exist"))
+    index = open_index(index_dir, source_dir=kb_dir, embedder=embedder)
+    assert embedder.prepared == [0] and len(index.article_ids()) == len(ARTICLES)
+    assert "not converted to ONNX" in caplog.text and "/nope" in caplog.text
