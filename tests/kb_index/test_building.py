@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from kb_index import (Article, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
+from kb_index import (Article, Embedder, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
                       load_articles, open_index)
 from kb_index import manifest as manifest_file
+from kb_index import building
 from kb_index.building import build_articles
 
 from .conftest import ARTICLES
@@ -184,3 +189,35 @@ def test_an_unreadable_model_folder_does_not_stop_the_build(kb_dir, index_dir, c
     index = open_index(index_dir, source_dir=kb_dir, embedder=embedder)
     assert embedder.prepared == [0] and len(index.article_ids()) == len(ARTICLES)
     assert "not converted to ONNX" in caplog.text and "/nope" in caplog.text
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.model
+def test_a_process_that_rebuilds_the_index_converts_the_model_without_importing_torch(kb_dir, tmp_path):
+    """The service's path (open_index with source_dir) on a fresh ONNX folder: the conversion is
+    made (in a child process) and the process that rebuilt the index embeds with ONNX Runtime,
+    torch never imported there."""
+    onnx_dir = tmp_path / "onnx"
+    code = ("import sys, kb_index; "
+            f"index = kb_index.open_index({str(tmp_path / 'index')!r}, source_dir={str(kb_dir)!r}); "
+            "hit = index.search('I forgot my password').hits[0].article_id; "
+            "print(index.embedder.backend, 'torch' in sys.modules, hit)")
+    env = {**os.environ, "CARE_EMBEDDING_ONNX_DIR": str(onnx_dir), "CARE_EMBEDDING_RUNTIME": "auto"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["onnx", "False", "reset-password"]
+    assert len(list(onnx_dir.glob("*/model.onnx"))) == 1
+
+
+def test_a_failed_conversion_is_logged_and_the_build_goes_on(tmp_path, caplog):
+    """A model folder without weights: the child's export fails; auto goes on, onnx refuses."""
+    from .test_embedding_onnx import copy_of_model_config
+
+    folder = copy_of_model_config(tmp_path)
+    auto = Embedder(model_path=folder, runtime="auto", onnx_dir=tmp_path / "cache")
+    building._prepare(auto)
+    assert "not converted to ONNX" in caplog.text and not list((tmp_path / "cache").rglob("*.onnx"))
+    with pytest.raises(RuntimeError, match="not converted to ONNX"):
+        building._prepare(Embedder(model_path=folder, runtime="onnx", onnx_dir=tmp_path / "cache"))
