@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .db import upsert_insert
+from .db import db, upsert_insert
 from .lifecycle import DONE_STATUSES, OPEN_STATUSES
 from .models import STATUSES, BotOutcome, FigureSnapshot, Survey, Ticket, User, utcnow
 
@@ -306,20 +308,42 @@ def _load_agents(raw: dict[str, Any]) -> dict[int, AgentFigures]:
             for a, (csat, n, first, resolution, completed) in raw.items()}
 
 
+@dataclass(frozen=True)
+class SnapshotKind:
+    """How the figures of one kind of key (``<kind>:<days>``) are computed, and kept as JSON."""
+    compute: Callable[[Session, int, datetime], Any]  # (session, days, now) -> the figures
+    dump: Callable[[Any], Any]
+    load: Callable[[Any], Any]
+
+
+# the one place that knows the kinds: a new figure snapshot is a row here, nowhere else
+SNAPSHOT_KINDS: dict[str, SnapshotKind] = {
+    "dashboard": SnapshotKind(lambda session, days, now: build(session, days=days, now=now),
+                              _dump_dashboard, _load_dashboard),
+    "agents": SnapshotKind(lambda session, days, now: period_figures(session, now - timedelta(days=days)),
+                           _dump_agents, _load_agents),
+}
+
+
+def _kind(key: str) -> tuple[SnapshotKind, int]:
+    name, _, days = key.partition(":")
+    if name not in SNAPSHOT_KINDS or not days.isdigit():
+        raise ValueError(f"no figure snapshot {key!r}: the keys are <kind>:<days>, kind one of "
+                         f"{', '.join(SNAPSHOT_KINDS)}")
+    return SNAPSHOT_KINDS[name], int(days)
+
+
 def _compute(session: Session, key: str, now: datetime) -> Any:
-    kind, days = key.split(":")
-    if kind == "dashboard":
-        return build(session, days=int(days), now=now)
-    return period_figures(session, now - timedelta(days=int(days)))
+    kind, days = _kind(key)
+    return kind.compute(session, days, now)
 
 
 def _dump(key: str, value: Any) -> str:
-    return json.dumps(_dump_dashboard(value) if key.startswith("dashboard:") else _dump_agents(value))
+    return json.dumps(_kind(key)[0].dump(value))
 
 
 def _load(key: str, payload: str) -> Any:
-    raw = json.loads(payload)
-    return _load_dashboard(raw) if key.startswith("dashboard:") else _load_agents(raw)
+    return _kind(key)[0].load(json.loads(payload))
 
 
 def _store(session: Session, key: str, value: Any, computed_at: datetime, took_ms: float) -> None:
@@ -377,3 +401,10 @@ def snapshot(session: Session, key: str, *, live_tickets: int, refresh_seconds: 
     except SQLAlchemyError:
         session.rollback()
     return Snapshot(value, now)
+
+
+def page_snapshot(key: str) -> Snapshot:
+    """The figures of ``key`` for a console page (the admin dashboard and queue, the agent's own
+    figures): :func:`snapshot` with the app's ``FIGURES_*`` settings; the page shows ``as_of``."""
+    return snapshot(db.session, key, live_tickets=current_app.config["FIGURES_LIVE_TICKETS"],
+                    refresh_seconds=current_app.config["FIGURES_REFRESH_SECONDS"])

@@ -16,7 +16,6 @@ from ..numbers import int_from
 from ..queue import MAX_PAGE, QueueFilter
 from ..triage import CATEGORIES
 from . import bp
-from .dashboard import snapshot
 
 COMPLETED_DAYS = figures.COMPLETED_DAYS
 AGENT_FIGURES = f"agents:{figures.AGENT_FIGURES_DAYS}"  # the snapshot key of the agents' figures
@@ -25,7 +24,7 @@ AGENT_FIGURES = f"agents:{figures.AGENT_FIGURES_DAYS}"  # the snapshot key of th
 def workload(agent_figures: figures.Snapshot | None = None) -> list[dict[str, Any]]:
     """Per agent: ongoing, pending and completed tickets with their figures (see ``dashboard.workload``;
     the figures from ``agent_figures`` or the snapshot)."""
-    agent_figures = agent_figures or snapshot(AGENT_FIGURES)
+    agent_figures = agent_figures or figures.page_snapshot(AGENT_FIGURES)
     return figures.workload(db.session, completed_days=COMPLETED_DAYS, figures=agent_figures.value)
 
 
@@ -39,7 +38,7 @@ def queue() -> Any:
     wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
                                                                      maximum=MAX_PAGE))
     rows, has_next = ticket_queue.page(db.session, wanted)
-    agent_figures = snapshot(AGENT_FIGURES)
+    agent_figures = figures.page_snapshot(AGENT_FIGURES)
     return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
                            categories=CATEGORIES, channels=CHANNELS, sla_filters=ticket_queue.SLA_FILTERS,
                            sorts=ticket_queue.SORTS, agents=figures.agents(db.session),

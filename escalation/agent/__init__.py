@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
-from ..admin.dashboard import snapshot
 from ..admin.desk import act, chosen_agent
 from ..auth import role_required, safe_next
 from ..customers import customer_history
-from ..dashboard import AGENT_FIGURES_DAYS, NO_FIGURES
+from ..dashboard import AGENT_FIGURES_DAYS, NO_FIGURES, page_snapshot
 from ..db import db
 from ..errors import ServiceError
 from ..lifecycle import OPEN_STATUSES, allowed_actions
@@ -39,7 +38,7 @@ def my_tickets() -> Any:
                                                                  maximum=MAX_PAGE))
     unassigned = wanted.assignee == "none"
     rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=None if unassigned else current_user.id)
-    figures = snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (dashboard.snapshot)
+    figures = page_snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (dashboard.page_snapshot)
     mine = figures.value.get(current_user.id, NO_FIGURES)
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
                            statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,

@@ -216,13 +216,21 @@ def sample_context(name: str) -> dict[str, Any]:
                        sla_state="at risk", previous_state="on time", breached=False, clock_label="first response",
                        due="2026-11-23 14:00 UTC", assignee_name="Tim <Agent>", show_marker=False,
                        console_url=f"https://care.example.com/admin/tickets/{number}")
+    portal = f"https://care.example.com/portal/tickets/{number}"
     if name == "agent_reply":
         context["message"] = SimpleNamespace(body="Please try signing in again.\nIt should work <now>.",
                                              author_name="Tim Agent")
         context["messages"] = (SimpleNamespace(body="Let me check <that>.", author_name="Tim Agent"),
                                context["message"])
+        # linked rather than attached, so that a preview shows every variable (portal_url too)
+        context.update(attachments=(SimpleNamespace(name="invoice <march>.pdf", size="2.4 MB"),
+                                    SimpleNamespace(name="screenshot.png", size="380 KB")),
+                       attached=False, portal_url=portal)
     if name == "acknowledgement":
-        context["expected_wait"] = "Expect a first reply within about 2 hours: 3 requests are ahead of yours."
+        context.update(expected_wait="Expect a first reply within about 2 hours: 3 requests are ahead of yours.",
+                       refused=(SimpleNamespace(name="setup <v2>.exe",
+                                                reason="we take only .csv, .log, .pdf, .png, .txt files."),),
+                       portal_url=portal, attachment_limits=".csv, .log, .pdf, .png, .txt files up to 10 MB each")
     if name == "allocated":
         context.update(agent=SimpleNamespace(name="Tim Agent", username="tim", email="tim@support.example.com"),
                        agent_first_name="Tim")

@@ -6,9 +6,12 @@ figures a direct computation gives, and a small desk keeps computing them in the
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from escalation import dashboard
@@ -119,3 +122,40 @@ def test_another_period_is_computed_by_its_page_and_kept_not_refreshed_by_the_wo
         db.session.execute(FigureSnapshot.__table__.update().values(computed_at=utcnow() - timedelta(seconds=61)))
         db.session.commit()
         assert "dashboard:120" not in dashboard.refresh_due(db.session, refresh_seconds=60)
+
+
+# --- one table of snapshot kinds, read by every console through one function -----------------
+
+def test_every_kind_of_snapshot_is_one_row_and_round_trips(app, client, bot_headers):
+    """Computed, stored and read back through its row of ``SNAPSHOT_KINDS``, nothing else."""
+    desk_with_figures(app, client, bot_headers)
+    now = utcnow()
+    with app.app_context():
+        assert sorted(dashboard.SNAPSHOT_KINDS) == ["agents", "dashboard"]
+        for kind in dashboard.SNAPSHOT_KINDS:
+            key = f"{kind}:7"
+            value = dashboard.refresh(db.session, key, now=now)
+            assert value == dashboard.SNAPSHOT_KINDS[kind].compute(db.session, 7, now)
+            assert dashboard._load(key, db.session.get(FigureSnapshot, key).payload) == value
+
+
+@pytest.mark.parametrize("key", ["queue:30", "agents", "dashboard:x", ":14"])
+def test_a_key_of_no_kind_is_refused_not_guessed(app, key):
+    with app.app_context(), pytest.raises(ValueError, match="no figure snapshot"):
+        dashboard.refresh(db.session, key)
+
+
+def test_the_consoles_read_figures_through_the_figures_module_not_another_blueprint():
+    """The agent console took its snapshot wrapper from admin/dashboard.py: one blueprint
+    importing another's route module. Every page uses ``dashboard.page_snapshot`` instead."""
+    root = Path(__file__).resolve().parents[2] / "escalation"
+    importers = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("admin.dashboard"):
+                importers.append(path.relative_to(root).as_posix())
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "dashboard" \
+                    and path.parent.name == "admin":
+                importers.append(path.relative_to(root).as_posix())
+    assert importers == []
+    assert callable(dashboard.page_snapshot)

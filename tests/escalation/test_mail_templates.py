@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import pytest
+from jinja2 import meta
+from markupsafe import escape
 from jinja2.exceptions import SecurityError
 from sqlalchemy import select
 
-from escalation import tickets
+from escalation import attachments, tickets
 from escalation.db import db
-from escalation.mail import templates_store
+from escalation.mail import inbound, templates_store
 from escalation.models import AuditEntry, MailTemplate, OutboxMail
 from escalation.worker import run_pass
 
 from .conftest import DEMO_PASSWORD
 from .mail_servers import smtp_server  # noqa: F401  (fixture)
+from .test_mail_files import EXE, PDF, agent_reply_with, mail_with
 
 URL = "/admin/mail-templates/acknowledgement"
 
@@ -198,3 +201,112 @@ def test_the_forms_need_a_csrf_token(app, client, auth):
     app.config["WTF_CSRF_ENABLED"] = True
     assert client.post(URL, data=form(app)).status_code == 400
     assert client.post(f"{URL}/reset").status_code == 400
+
+
+# --- every variable a notification passes can be used by an edited template --------------
+
+# what the shared layout uses only under "is defined" (a digest has no ticket, admins no unsubscribe)
+LAYOUT_OPTIONAL = {"ticket", "unsubscribe_url"}
+
+
+def used_variables(name: str, part: str) -> set[str]:
+    """The top-level variables a shipped part uses, with the files it extends or includes."""
+    env = templates_store.HTML_ENV if part == "html" else templates_store.TEXT_ENV
+    used: set[str] = set()
+    pending = [templates_store.shipped(name).get(part)]
+    while pending:
+        ast = env.parse(pending.pop())
+        used |= meta.find_undeclared_variables(ast)
+        for reference in meta.find_referenced_templates(ast):
+            source = (templates_store.MAIL_DIR / reference.removeprefix("mail/")).read_text(encoding="utf-8")
+            if reference.endswith("_layout.html"):
+                used |= meta.find_undeclared_variables(env.parse(source)) - LAYOUT_OPTIONAL - {"self"}
+            else:
+                pending.append(source)
+    return used - {"self"}
+
+
+@pytest.mark.parametrize("name", list(templates_store.TEMPLATES))
+def test_the_sample_and_the_docs_offer_every_variable_the_shipped_template_uses(name):
+    used = set().union(*(used_variables(name, part) for part in templates_store.PARTS))
+    documented = {v.split(".")[0] for v in templates_store.VARIABLES[name]}
+    assert used - {"reply_marker"} <= documented  # reply_marker: render() adds it to every mail
+    assert used <= set(templates_store.sample_context(name))
+    assert documented <= set(templates_store.sample_context(name))
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("acknowledgement", ["setup <v2>.exe", "we take only .csv", "files up to 10 MB each",
+                         "https://care.example.com/portal/tickets/CR-10042"]),
+    ("agent_reply", ["invoice <march>.pdf (2.4 MB)", "screenshot.png", "too large together",
+                     "https://care.example.com/portal/tickets/CR-10042"]),
+])
+def test_the_preview_of_the_shipped_template_shows_the_files(app, client, auth, name, shown):
+    """The refused files of the acknowledgement, the files of a reply: shown, not blanks or an error."""
+    auth.login()
+    with app.app_context():
+        shipped = templates_store.shipped(name)
+    response = client.post(f"/admin/mail-templates/{name}", data={
+        "subject": shipped.subject, "text": shipped.text, "html": shipped.html, "action": "preview"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-testid="preview-result"' in page
+    text = page.split("<h3>Text</h3>", 1)[1].split("<h3>HTML</h3>", 1)[0]
+    source = page.split("<summary>HTML source</summary>", 1)[1]
+    for fragment in shown:
+        assert str(escape(fragment)) in text  # the text part, escaped once by the console page
+        assert str(escape(str(escape(fragment)))) in source  # the HTML part escapes it, the console page again
+
+
+def test_an_edited_acknowledgement_names_the_refused_files_escaped(app, client, auth, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_SECURITY="none")
+    auth.login()
+    response = client.post(URL, data=form(
+        app, text="{{ ticket.number }}: refused {% for r in refused %}[{{ r.name }}: {{ r.reason }}]{% endfor %}"
+                  " add them at {{ portal_url }} ({{ attachment_limits }})",
+        html="<ul>{% for r in refused %}<li>{{ r.name }}</li>{% endfor %}</ul>"
+             "<a href=\"{{ portal_url }}\">portal</a> {{ attachment_limits }}"), follow_redirects=True)
+    assert response.status_code == 200 and "is saved" in response.get_data(as_text=True)
+    with app.app_context():
+        number = inbound.receive_and_commit(db.session, mail_with([("<img src=x>.exe", EXE,
+                                                                     "application/octet-stream")])).number
+    sent = run_pass(app, "w1")["mail_sent"]
+    [arrived] = [m for m in smtp_server.wait_for(sent) if m.rcpt_tos == ["laura@example.com"]]
+    text = arrived.message.get_body(("plain",)).get_content()
+    html = arrived.message.get_body(("html",)).get_content()
+    assert text.startswith(f"{number}: refused [<img src=x>.exe: we take only ")
+    assert f"add them at http://care.test/portal/tickets/{number} (" in text and "MB each)" in text
+    assert "<li>&lt;img src=x&gt;.exe</li>" in html and "<img" not in html
+    assert f'<a href="http://care.test/portal/tickets/{number}">portal</a>' in html
+
+
+@pytest.mark.parametrize("limit, said", [(None, "attached"), (len(PDF) - 1, "linked")])
+def test_an_edited_agent_reply_says_whether_the_files_are_attached(app, client, auth, smtp_server, limit, said):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_SECURITY="none")
+    if limit is not None:
+        app.config["MAIL_ATTACH_MAX_TOTAL"] = limit
+    auth.login()
+    with app.app_context():
+        current = templates_store.effective(db.session, "agent_reply")
+    files = "{% for a in attachments %}{{ a.name }} ({{ a.size }}) {% endfor %}"
+    response = client.post("/admin/mail-templates/agent_reply", data={
+        "subject": current.subject, "action": "save",
+        "text": f"{{{{ message.body }}}}\n{files}{{% if attached %}}attached{{% else %}}linked: {{{{ portal_url }}}}"
+                "{% endif %}",
+        "html": f"<p>{files}</p>{{% if not attached %}}<a href=\"{{{{ portal_url }}}}\">portal</a>{{% endif %}}"},
+        follow_redirects=True)
+    assert response.status_code == 200 and "is saved" in response.get_data(as_text=True)
+    with app.app_context():
+        number = inbound.receive_and_commit(db.session, mail_with([])).number
+        agent_reply_with(app, number, [attachments.Upload("<i>bill</i>.pdf", "application/pdf", PDF)])
+    sent = run_pass(app, "w1")["mail_sent"]
+    [arrived] = [m for m in smtp_server.wait_for(sent) if "replied" in m.message["Subject"]]
+    text = arrived.message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = arrived.message.get_body(("html",)).get_content()
+    assert "Here is the fixed invoice.\n<i>bill</i>.pdf (1 KB) " in text
+    assert "<p>&lt;i&gt;bill&lt;/i&gt;.pdf (1 KB) </p>" in html
+    filenames = [p.get_filename() for p in arrived.message.iter_attachments()]
+    if said == "attached":
+        assert text.rstrip().endswith("attached") and "portal" not in html and filenames == ["<i>bill</i>.pdf"]
+    else:
+        assert text.rstrip().endswith(f"linked: http://care.test/portal/tickets/{number}") and filenames == []
+        assert f'<a href="http://care.test/portal/tickets/{number}">portal</a>' in html

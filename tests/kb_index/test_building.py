@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from kb_index import (Article, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
-                      open_index)
+from kb_index import (Article, Embedder, FakeEmbedder, IndexCorrupt, IndexIncompatible, build, is_stale,
+                      load_articles, open_index)
 from kb_index import manifest as manifest_file
+from kb_index import building
+from kb_index.building import build_articles
 
 from .conftest import ARTICLES
 
@@ -138,3 +144,80 @@ def test_old_generation_files_are_removed(kb_dir, index_dir, embedder):
     open_index(index_dir, embedder=embedder).delete_article("refund-timing")
     names = sorted(p.name for p in index_dir.iterdir() if p.name != ".lock")
     assert names == ["articles.2.jsonl", "chunks.2.jsonl", "manifest.json", "vectors.2.faiss"]
+
+
+class Converting(FakeEmbedder):
+    """Records each ONNX conversion (``Embedder.prepare``) with how much was embedded before it."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.prepared: list[int] = []
+        self.error = error
+
+    def prepare(self) -> None:
+        self.prepared.append(self.encoded)
+        if self.error is not None:
+            raise self.error
+
+
+BUILD_PATHS = {
+    "build (python -m kb_index build)": lambda kb, index, e: build(kb, index, e),
+    "open_index with source_dir (the service, the worker)": lambda kb, index, e: open_index(index, source_dir=kb,
+                                                                                           embedder=e),
+    "build_articles (eval)": lambda kb, index, e: build_articles(load_articles(kb), index, e),
+}
+
+
+@pytest.mark.parametrize("path", list(BUILD_PATHS))
+def test_every_build_path_converts_the_model_before_embedding(kb_dir, index_dir, path):
+    embedder = Converting()
+    BUILD_PATHS[path](kb_dir, index_dir, embedder)
+    assert embedder.prepared == [0] and embedder.encoded > 0
+
+
+@pytest.mark.parametrize("path", list(BUILD_PATHS))
+def test_a_rebuild_of_a_corrupt_index_converts_the_model_too(kb_dir, index_dir, path):
+    build(kb_dir, index_dir, FakeEmbedder())
+    (index_dir / manifest_file.MANIFEST).write_text("{not json")
+    embedder = Converting()
+    BUILD_PATHS[path](kb_dir, index_dir, embedder)
+    assert embedder.prepared == [0] and embedder.encoded > 0
+
+
+def test_an_unreadable_model_folder_does_not_stop_the_build(kb_dir, index_dir, caplog):
+    embedder = Converting(error=FileNotFoundError("embedding model folder /nope does not exist"))
+    index = open_index(index_dir, source_dir=kb_dir, embedder=embedder)
+    assert embedder.prepared == [0] and len(index.article_ids()) == len(ARTICLES)
+    assert "not converted to ONNX" in caplog.text and "/nope" in caplog.text
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.model
+def test_a_process_that_rebuilds_the_index_converts_the_model_without_importing_torch(kb_dir, tmp_path):
+    """The service's path (open_index with source_dir) on a fresh ONNX folder: the conversion is
+    made (in a child process) and the process that rebuilt the index embeds with ONNX Runtime,
+    torch never imported there."""
+    onnx_dir = tmp_path / "onnx"
+    code = ("import sys, kb_index; "
+            f"index = kb_index.open_index({str(tmp_path / 'index')!r}, source_dir={str(kb_dir)!r}); "
+            "hit = index.search('I forgot my password').hits[0].article_id; "
+            "print(index.embedder.backend, 'torch' in sys.modules, hit)")
+    env = {**os.environ, "CARE_EMBEDDING_ONNX_DIR": str(onnx_dir), "CARE_EMBEDDING_RUNTIME": "auto"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["onnx", "False", "reset-password"]
+    assert len(list(onnx_dir.glob("*/model.onnx"))) == 1
+
+
+def test_a_failed_conversion_is_logged_and_the_build_goes_on(tmp_path, caplog):
+    """A model folder without weights: the child's export fails; auto goes on, onnx refuses."""
+    from .test_embedding_onnx import copy_of_model_config
+
+    folder = copy_of_model_config(tmp_path)
+    auto = Embedder(model_path=folder, runtime="auto", onnx_dir=tmp_path / "cache")
+    building._prepare(auto)
+    assert "not converted to ONNX" in caplog.text and not list((tmp_path / "cache").rglob("*.onnx"))
+    with pytest.raises(RuntimeError, match="not converted to ONNX"):
+        building._prepare(Embedder(model_path=folder, runtime="onnx", onnx_dir=tmp_path / "cache"))
