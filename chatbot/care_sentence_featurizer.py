@@ -120,6 +120,15 @@ class CareSentenceFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context)
 
     @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """The staged files' sizes and times: `rasa train` must not reuse features cached from
+        another sentence model (its cache keys on config and data, not on files we read)."""
+        folder = resolve_model_dir(config.get("model_dir"))
+        stats = [(name, path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (name,)
+                 for name, path in ((name, folder / name) for name in MODEL_FILES)]
+        return repr(stats)
+
+    @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
         if float(config.get("scale", 1.0)) <= 0:
             raise InvalidConfigException("CareSentenceFeaturizer: `scale` must be positive.")

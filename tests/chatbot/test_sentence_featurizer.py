@@ -3,6 +3,7 @@ all-MiniLM-L6-v2 through ONNX Runtime, staged by `make model` in var/rasa_senten
 
 from __future__ import annotations
 
+import shutil
 import warnings
 
 import numpy as np
@@ -114,3 +115,15 @@ def test_a_missing_model_folder_says_how_to_make_it(tmp_path):
 def test_a_relative_model_folder_is_relative_to_the_repository():
     assert resolve_model_dir("var/x") == MODEL_DIR.parent / "x"
     assert resolve_model_dir("/abs/x").as_posix() == "/abs/x"
+
+
+@needs_model
+def test_another_sentence_model_changes_the_training_cache_key(tmp_path):
+    """Rasa's training cache keys on config and data; the staged files must count too."""
+    for name in MODEL_FILES:
+        shutil.copy2(MODEL_DIR / name, tmp_path / name)
+    config = {"model_dir": str(tmp_path)}
+    before = CareSentenceFeaturizer.fingerprint_addon(config)
+    assert CareSentenceFeaturizer.fingerprint_addon(config) == before
+    (tmp_path / "model.onnx").write_bytes((MODEL_DIR / "model.onnx").read_bytes()[:-1])
+    assert CareSentenceFeaturizer.fingerprint_addon(config) != before
