@@ -7,10 +7,11 @@ and a linear classifier on sentence vectors beside the counts is a strong intent
 on small data (docs/nlu-cross-validation.md).
 
 The vector comes from the model the knowledge base already uses, run the way it runs it
-(`kb_index/onnx_model.py`): the ONNX graph that `python -m kb_index build` converts, the
-``tokenizers`` package, ONNX Runtime with one thread; mean pooling, then unit length. No torch,
-no TensorFlow, nothing downloaded. `stage_sentence_model.py` (run by `make model`, in the main
-environment, which has the packaged model) puts the four files it needs in one folder,
+(`kb_index/onnx_model.py`): the ONNX graph that `python -m kb_index build` converts, its
+weights quantized to int8, the ``tokenizers`` package, ONNX Runtime with one thread; mean
+pooling, then unit length. No torch, no TensorFlow, nothing downloaded.
+`stage_sentence_model.py` (run by `make model`, in the main environment, which has the
+packaged model) quantizes it and puts the four files it needs in one folder,
 `var/rasa_sentence_model/` by default, because the packaged model's Python package pulls in
 torch and cannot be installed beside Rasa.
 
@@ -22,7 +23,6 @@ weighs as much as the counts beside it under the classifier's L2 penalty.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,10 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-logger = logging.getLogger(__name__)
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = "var/rasa_sentence_model"
 # what stage_sentence_model.py copies; the ONNX graph returns mean-pooled token vectors
 MODEL_FILES = ("model.onnx", "tokenizer.json", "config.json", "sentence_bert_config.json")
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def resolve_model_dir(configured: str | None) -> Path:
