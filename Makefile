@@ -16,11 +16,14 @@ export TOKENIZERS_PARALLELISM := false
 # FAISS and torch bring their own OpenMP runtimes; spinning waiters steal the other's CPU
 export OMP_WAIT_POLICY := PASSIVE
 
-# the custom NLU component decides how the model is saved, so a change to it retrains too
-CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain chatbot/care_intent_classifier.py -type f 2>/dev/null)
+# the custom NLU components decide the features and how the model is saved, so a change to
+# them retrains too
+CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain chatbot/care_intent_classifier.py chatbot/care_sentence_featurizer.py -type f 2>/dev/null)
 KB_SRC := $(shell find data/kb -type f -name '*.md' 2>/dev/null)
 WIDGET_SRC := $(shell find widget/src -type f 2>/dev/null) widget/build.mjs widget/package-lock.json
 MODEL := chatbot/models/care.tar.gz
+# the KB's embedding model as ONNX, read by the Rasa model's sentence featurizer at run time
+SENTENCE_MODEL := var/rasa_sentence_model/source.json
 KB_INDEX := var/kb_index/manifest.json
 WIDGET := widget/dist/carechat.js
 
@@ -72,7 +75,13 @@ lock: ## re-resolve both lock files from requirements.in and chatbot/requirement
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^uv==' > requirements.lock
 
 model: $(MODEL)  ## train the Rasa model if chatbot/ sources changed
-$(MODEL): $(CHATBOT_SRC) $(STAMPS)/venv-rasa
+# The intent classifier's sentence feature (chatbot/care_sentence_featurizer.py) runs the KB's
+# embedding model: converted to ONNX in the main environment (as `make kb` does, the same
+# cached file) and staged where the Rasa environment reads it, before training.
+$(SENTENCE_MODEL): chatbot/stage_sentence_model.py $(STAMPS)/venv
+	@$(VENV)/bin/python chatbot/stage_sentence_model.py $(dir $@)
+	@touch $@
+$(MODEL): $(CHATBOT_SRC) $(STAMPS)/venv-rasa $(SENTENCE_MODEL)
 	@echo "Training the Rasa model (chatbot/ changed) …"
 	@cd chatbot && ../$(RASA_VENV)/bin/rasa train --fixed-model-name care --out models --quiet
 	@touch $@
