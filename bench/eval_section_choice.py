@@ -33,7 +33,7 @@ from kb_index.sections import WEIGHTS, Weights  # noqa: E402
 
 GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
-        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)}
+        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7), "heading": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)}
 
 
 def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
@@ -77,7 +77,7 @@ def main() -> None:
     items = [collect(index, questions) for index in (shipped, imported)]
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
             for name, values in GRID.items()}
-    combos = [Weights(*values) for values in itertools.product(*grid.values())]
+    combos = [Weights(**dict(zip(grid, values))) for values in itertools.product(*grid.values())]
     table = np.array([[right(it, w) for it in items] for w in combos])  # combo x index x question
     n = table.shape[2]
     print(f"{n} labelled questions; {len(combos)} weight combinations")
