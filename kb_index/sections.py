@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -145,6 +146,11 @@ def words(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _FILLER)
 
 
+@lru_cache(maxsize=8192)
+def _heading_words(heading: str) -> frozenset[str]:
+    return words(heading)      # headings repeat from turn to turn: tokenise each once
+
+
 def heading_match(query_words: frozenset[str], headings: list[str]) -> np.ndarray:
     """For each candidate chunk, the Jaccard overlap of the question's :func:`words`
     with its section heading's: a heading is the article's own one-line summary of what
@@ -152,7 +158,7 @@ def heading_match(query_words: frozenset[str], headings: list[str]) -> np.ndarra
     cache: dict[str, float] = {}
     for heading in headings:
         if heading not in cache:
-            head = words(heading)
+            head = _heading_words(heading)
             union = len(head | query_words)
             cache[heading] = len(head & query_words) / union if union else 0.0
     return np.array([cache[h] for h in headings], dtype=np.float32)
