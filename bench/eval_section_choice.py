@@ -33,7 +33,8 @@ from kb_index.sections import WEIGHTS, Weights  # noqa: E402
 
 GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
-        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7), "heading": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)}
+        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7), "heading": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
+        "pairs": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)}
 
 
 def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:

@@ -27,8 +27,8 @@ from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
 from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
-from .sections import (Evidence, Section, article_sections, asks_how, heading_match, is_procedure,
-                       make_section, question_support, words)
+from .sections import (NO_WORDS, Evidence, Section, Words, article_sections, asks_how, heading_match,
+                       is_procedure, make_section, question_support, words)
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class Index:
         return self._speller.correct(query)
 
     def _hit(self, ranked: RankedArticle, vector: np.ndarray | None = None,
-             asked: tuple[bool, frozenset[str]] = (False, frozenset())) -> Hit:
+             asked: tuple[bool, Words] = (False, NO_WORDS)) -> Hit:
         article = self._articles[ranked.article_id]
         row = ranked.snippet_row if ranked.snippet_row is not None else \
             self._first_section.get(article.id, ranked.row)
@@ -233,7 +233,7 @@ class Index:
                    self._section(ranked, vector, asked))
 
     def _section(self, ranked: RankedArticle, vector: np.ndarray | None,
-                 asked: tuple[bool, frozenset[str]]) -> Section:
+                 asked: tuple[bool, Words]) -> Section:
         """The section of the hit's article to show (see sections.py).  Without a query
         vector (BM25 only), the section of the best-scoring candidate chunk.
         ``asked``: whether the query asks how, and its :func:`sections.words`.
@@ -246,7 +246,7 @@ class Index:
         return make_section(heading, markdown.get(heading, sections[0][1]))
 
     def _evidence(self, ranked: RankedArticle, vector: np.ndarray | None,
-                  asked: tuple[bool, frozenset[str]], markdown: dict[str, str]) -> Evidence | None:
+                  asked: tuple[bool, Words], markdown: dict[str, str]) -> Evidence | None:
         """What the section choice looks at (None for an article without text chunks).
         Call with ``self._lock`` held."""
         article = self._articles[ranked.article_id]
@@ -265,7 +265,7 @@ class Index:
         intro = article.title if article.title in markdown else ""   # "": it has none
         how, query_words = asked
         return Evidence(headings, cosine, keyword, procedure, support, how, intro,
-                        heading_match(query_words, headings))
+                        *heading_match(query_words, headings))
 
     # ---- changing -------------------------------------------------------------------
 

@@ -117,7 +117,8 @@ class Weights:
     how: float = 0.1         # + this again when the question asks how to do something
     question: float = 1.0    # + this * (best cosine with the front-matter questions naming it
     floor: float = 0.3       #   - this, when positive): only a close match counts
-    heading: float = 0.5     # + this * the question's word overlap with the heading (Jaccard)
+    heading: float = 0.3     # + this * the question's word overlap with the heading (Jaccard)
+    pairs: float = 0.15      # + this * the share of the heading's word pairs in the question
 
 
 WEIGHTS = Weights()
@@ -140,28 +141,42 @@ _FILLER = frozenset("a an the i me my we our us you your it its is are am be do 
                     "of for with this that can how what why when where which will would".split())
 
 
-def words(text: str) -> frozenset[str]:
-    """The words of ``text`` that :func:`heading_match` compares: lower case, lightly
-    stemmed (as BM25 does), without the filler words above."""
-    return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _FILLER)
+@dataclass(frozen=True)
+class Words:
+    """What :func:`heading_match` compares of a text: its words (lower case, lightly
+    stemmed as BM25 does, without the filler words above) and its pairs of consecutive
+    such words, which keep the order ("from annual to monthly" is not the reverse)."""
+    words: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+
+def words(text: str) -> Words:
+    tokens = [stem(w) for w in _WORD.findall(text.lower()) if w not in _FILLER]
+    return Words(frozenset(tokens), frozenset(zip(tokens, tokens[1:])))
+
+
+NO_WORDS = Words(frozenset(), frozenset())
 
 
 @lru_cache(maxsize=8192)
-def _heading_words(heading: str) -> frozenset[str]:
+def _heading_words(heading: str) -> Words:
     return words(heading)      # headings repeat from turn to turn: tokenise each once
 
 
-def heading_match(query_words: frozenset[str], headings: list[str]) -> np.ndarray:
-    """For each candidate chunk, the Jaccard overlap of the question's :func:`words`
-    with its section heading's: a heading is the article's own one-line summary of what
+def heading_match(query: Words, headings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate chunk, how the question's :func:`words` match its section
+    heading's: the Jaccard overlap of the words, and the share of the heading's word pairs
+    that the question has too.  A heading is the article's own one-line summary of what
     the section answers, and the embedding hardly tells "turn on" from "turn off"."""
-    cache: dict[str, float] = {}
+    cache: dict[str, tuple[float, float]] = {}
     for heading in headings:
         if heading not in cache:
             head = _heading_words(heading)
-            union = len(head | query_words)
-            cache[heading] = len(head & query_words) / union if union else 0.0
-    return np.array([cache[h] for h in headings], dtype=np.float32)
+            union = len(head.words | query.words)
+            cache[heading] = (len(head.words & query.words) / union if union else 0.0,
+                              len(head.pairs & query.pairs) / len(head.pairs) if head.pairs else 0.0)
+    return (np.array([cache[h][0] for h in headings], dtype=np.float32),
+            np.array([cache[h][1] for h in headings], dtype=np.float32))
 
 
 def question_support(cosine: np.ndarray, question_headings: list[str],
@@ -180,7 +195,7 @@ class Evidence:
     """What the choice of a hit's section looks at, one entry per candidate chunk of the
     article's text: its section's heading, its cosine with the query, its BM25 score,
     whether its section has numbered steps, its :func:`question_support` and its
-    :func:`heading_match` (``None``: not measured, counts as 0)."""
+    two :func:`heading_match` figures (``None``: not measured, counts as 0)."""
     headings: list[str]
     cosine: np.ndarray
     keyword: np.ndarray
@@ -189,6 +204,7 @@ class Evidence:
     how: bool        # the query asks how (:func:`asks_how`)
     intro: str       # heading of the article's introduction, "" when it has none
     heading_match: np.ndarray | None = None
+    pair_match: np.ndarray | None = None
 
     def choose(self, weights: Weights = WEIGHTS) -> str:
         """Heading of the section to show."""
@@ -201,7 +217,7 @@ def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray
     """The score of each candidate chunk of text for showing: its cosine with the
     question, plus BM25 relative to the article's best chunk, plus a bonus for steps
     when the question asks how, plus the support of the front-matter questions that
-    name its section, plus the question's word overlap with its heading."""
+    name its section, plus the question's word (and word pair) overlap with its heading."""
     keyword = evidence.keyword
     top = float(keyword.max()) if len(keyword) else 0.0
     relative = keyword / top if top > 0 else np.zeros_like(evidence.cosine)
@@ -211,6 +227,8 @@ def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray
               + weights.question * support)
     if evidence.heading_match is not None:
         scores = scores + weights.heading * evidence.heading_match
+    if evidence.pair_match is not None:
+        scores = scores + weights.pairs * evidence.pair_match
     return scores
 
 
