@@ -12,7 +12,10 @@ questions (the best mean passage accuracy over the two indexes) and measured on 
 left out, 5 folds x 5 shufflings. The in-sample best is printed beside it only to show
 how much a grid choice flatters itself.
 
-    PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py [--index var/kb_index]
+    PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py --only heading question pairs
+
+``--only`` names the weights to vary (the others keep their values in use); without it
+every weight varies, ~200,000 combinations, which takes hours.
 """
 from __future__ import annotations
 
