@@ -12,7 +12,10 @@ questions (the best mean passage accuracy over the two indexes) and measured on 
 left out, 5 folds x 5 shufflings. The in-sample best is printed beside it only to show
 how much a grid choice flatters itself.
 
-    PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py [--index var/kb_index]
+    PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py --only heading question pairs
+
+``--only`` names the weights to vary (the others keep their values in use); without it
+every weight varies, ~200,000 combinations, which takes hours.
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ from kb_index.sections import WEIGHTS, Weights  # noqa: E402
 
 GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
-        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)}
+        "floor": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7), "heading": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
+        "pairs": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)}
 
 
 def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
@@ -77,7 +81,7 @@ def main() -> None:
     items = [collect(index, questions) for index in (shipped, imported)]
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
             for name, values in GRID.items()}
-    combos = [Weights(*values) for values in itertools.product(*grid.values())]
+    combos = [Weights(**dict(zip(grid, values))) for values in itertools.product(*grid.values())]
     table = np.array([[right(it, w) for it in items] for w in combos])  # combo x index x question
     n = table.shape[2]
     print(f"{n} labelled questions; {len(combos)} weight combinations")

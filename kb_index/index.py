@@ -27,8 +27,8 @@ from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
 from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
-from .sections import (Evidence, Section, article_sections, asks_how, is_procedure, make_section,
-                       question_support)
+from .sections import (NO_WORDS, Evidence, Section, Words, article_sections, asks_how, heading_match,
+                       is_procedure, make_section, question_support, words)
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -145,13 +145,14 @@ class Index:
         if context is not None and str(context).strip():
             context = validate(context, k, audience, self.max_query_chars)
             ranked_query, vector, section_vector = self._prepare_pair(f"{context} {query}", query, method)
+            section_query = self.correct(query)
         else:
             ranked_query, vector = self._prepare(query, method)
-            section_vector = vector
+            section_vector, section_query = vector, ranked_query
         with self._lock:
             ranked = self._ranked(ranked_query, vector, k, audience, method)
-            how = asks_how(query)
-            hits = [self._hit(r, section_vector, how) for r in ranked[:k]]
+            asked = (asks_how(query), words(section_query))
+            hits = [self._hit(r, section_vector, asked) for r in ranked[:k]]
         best = confidence(ranked[0] if ranked else None)
         return SearchResult(hits, bool(hits) and best >= self.answer_threshold, best)
 
@@ -179,14 +180,16 @@ class Index:
                       vector: np.ndarray | None) -> Section:
         """The section :meth:`search` would show for ``ranked`` (from :meth:`rank`),
         ``vector`` being the embedding of ``correct(query)`` (for evaluation)."""
+        asked = (asks_how(query), words(self.correct(query)))
         with self._lock:
-            return self._section(ranked, vector, asks_how(query))
+            return self._section(ranked, vector, asked)
 
     def section_evidence(self, ranked: RankedArticle, query: str,
                          vector: np.ndarray | None) -> Evidence | None:
         """What :meth:`shown_section` chooses from, to try other weights (for evaluation)."""
+        asked = (asks_how(query), words(self.correct(query)))
         with self._lock:
-            return self._evidence(ranked, vector, asks_how(query),
+            return self._evidence(ranked, vector, asked,
                                   dict(reversed(article_sections(self._articles[ranked.article_id]))))
 
     def _allowed(self, audience: str) -> np.ndarray:
@@ -219,28 +222,31 @@ class Index:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
         return self._speller.correct(query)
 
-    def _hit(self, ranked: RankedArticle, vector: np.ndarray | None = None, how: bool = False) -> Hit:
+    def _hit(self, ranked: RankedArticle, vector: np.ndarray | None = None,
+             asked: tuple[bool, Words] = (False, NO_WORDS)) -> Hit:
         article = self._articles[ranked.article_id]
         row = ranked.snippet_row if ranked.snippet_row is not None else \
             self._first_section.get(article.id, ranked.row)
         chunk = self._row_chunks[row]
         return Hit(article.id, article.title, article.url, snippet(chunk.text),
                    round(float(ranked.score), 6), article.audience,
-                   self._section(ranked, vector, how))
+                   self._section(ranked, vector, asked))
 
-    def _section(self, ranked: RankedArticle, vector: np.ndarray | None, how: bool) -> Section:
+    def _section(self, ranked: RankedArticle, vector: np.ndarray | None,
+                 asked: tuple[bool, Words]) -> Section:
         """The section of the hit's article to show (see sections.py).  Without a query
         vector (BM25 only), the section of the best-scoring candidate chunk.
+        ``asked``: whether the query asks how, and its :func:`sections.words`.
         Call with ``self._lock`` held."""
         article = self._articles[ranked.article_id]
         sections = article_sections(article)
         markdown = dict(reversed(sections))          # heading -> text; the first of a repeat
-        evidence = self._evidence(ranked, vector, how, markdown)
+        evidence = self._evidence(ranked, vector, asked, markdown)
         heading = evidence.choose() if evidence is not None else sections[0][0]
         return make_section(heading, markdown.get(heading, sections[0][1]))
 
-    def _evidence(self, ranked: RankedArticle, vector: np.ndarray | None, how: bool,
-                  markdown: dict[str, str]) -> Evidence | None:
+    def _evidence(self, ranked: RankedArticle, vector: np.ndarray | None,
+                  asked: tuple[bool, Words], markdown: dict[str, str]) -> Evidence | None:
         """What the section choice looks at (None for an article without text chunks).
         Call with ``self._lock`` held."""
         article = self._articles[ranked.article_id]
@@ -257,7 +263,9 @@ class Index:
                                     [self._row_chunks[r].heading for r in answered], headings)
                    if answered and query is not None else np.zeros(len(rows), np.float32))
         intro = article.title if article.title in markdown else ""   # "": it has none
-        return Evidence(headings, cosine, keyword, procedure, support, how, intro)
+        how, query_words = asked
+        return Evidence(headings, cosine, keyword, procedure, support, how, intro,
+                        *heading_match(query_words, headings))
 
     # ---- changing -------------------------------------------------------------------
 

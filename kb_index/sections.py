@@ -11,8 +11,11 @@ score that ranked the article: the cosine of the question's embedding with each
 section's chunk vectors (their embedded text starts with ``title / heading``), plus a
 little relative BM25, a bonus for numbered steps when the question asks how, and the
 support of the article's front-matter questions that name the section
-(:func:`section_scores`); best chunk per section, the introduction only when there is
-nothing else or a question naming it is close.  The fused score rewarded a shared word ("reactivated") over what the
+(:func:`section_scores`), and the words the question shares with the section's heading
+(:func:`heading_match`: "turn *on* 2FA" is not "turn off 2FA", "still crashing?" is the
+section for a customer who is *still* stuck; the embedding hardly separates either);
+best chunk per section, the introduction only when there is nothing else or a question
+naming it is close.  The fused score rewarded a shared word ("reactivated") over what the
 question asks (docs/kb_index.md, "Answers").
 """
 
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .articles import Article
+from .bm25 import stem
 from .chunking import anchor, merged_sections
 
 SECTION_CHARS = 900     # a section up to this long (as plain text) is shown whole
@@ -110,8 +115,10 @@ class Weights:
     keyword: float = 0.2     # + this * BM25 / the article's best section BM25
     steps: float = 0.1       # + this for a section with numbered steps (a procedure)
     how: float = 0.1         # + this again when the question asks how to do something
-    question: float = 0.75   # + this * (best cosine with the front-matter questions naming it
+    question: float = 1.0    # + this * (best cosine with the front-matter questions naming it
     floor: float = 0.3       #   - this, when positive): only a close match counts
+    heading: float = 0.3     # + this * the question's word overlap with the heading (Jaccard)
+    pairs: float = 0.15      # + this * the share of the heading's word pairs in the question
 
 
 WEIGHTS = Weights()
@@ -125,6 +132,51 @@ def asks_how(question: str) -> bool:
     """A question that asks how to do something, or a bare topic of three words or fewer
     ("cancel plus"): both are answered by a procedure more often than by prose."""
     return bool(_HOW.search(question)) or len(question.split()) <= 3
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Only words that say nothing about *which* section: "on"/"off", "to"/"from", "not",
+# "still", "too" are kept, they are what separates two sections on one topic.
+_FILLER = frozenset("a an the i me my we our us you your it its is are am be do does did and or "
+                    "of for with this that can how what why when where which will would".split())
+
+
+@dataclass(frozen=True)
+class Words:
+    """What :func:`heading_match` compares of a text: its words (lower case, lightly
+    stemmed as BM25 does, without the filler words above) and its pairs of consecutive
+    such words, which keep the order ("from annual to monthly" is not the reverse)."""
+    words: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+
+
+def words(text: str) -> Words:
+    tokens = [stem(w) for w in _WORD.findall(text.lower()) if w not in _FILLER]
+    return Words(frozenset(tokens), frozenset(zip(tokens, tokens[1:])))
+
+
+NO_WORDS = Words(frozenset(), frozenset())
+
+
+@lru_cache(maxsize=8192)
+def _heading_words(heading: str) -> Words:
+    return words(heading)      # headings repeat from turn to turn: tokenise each once
+
+
+def heading_match(query: Words, headings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate chunk, how the question's :func:`words` match its section
+    heading's: the Jaccard overlap of the words, and the share of the heading's word pairs
+    that the question has too.  A heading is the article's own one-line summary of what
+    the section answers, and the embedding hardly tells "turn on" from "turn off"."""
+    cache: dict[str, tuple[float, float]] = {}
+    for heading in headings:
+        if heading not in cache:
+            head = _heading_words(heading)
+            union = len(head.words | query.words)
+            cache[heading] = (len(head.words & query.words) / union if union else 0.0,
+                              len(head.pairs & query.pairs) / len(head.pairs) if head.pairs else 0.0)
+    return (np.array([cache[h][0] for h in headings], dtype=np.float32),
+            np.array([cache[h][1] for h in headings], dtype=np.float32))
 
 
 def question_support(cosine: np.ndarray, question_headings: list[str],
@@ -142,7 +194,8 @@ def question_support(cosine: np.ndarray, question_headings: list[str],
 class Evidence:
     """What the choice of a hit's section looks at, one entry per candidate chunk of the
     article's text: its section's heading, its cosine with the query, its BM25 score,
-    whether its section has numbered steps, and its :func:`question_support`."""
+    whether its section has numbered steps, its :func:`question_support` and its
+    two :func:`heading_match` figures (``None``: not measured, counts as 0)."""
     headings: list[str]
     cosine: np.ndarray
     keyword: np.ndarray
@@ -150,6 +203,8 @@ class Evidence:
     support: np.ndarray
     how: bool        # the query asks how (:func:`asks_how`)
     intro: str       # heading of the article's introduction, "" when it has none
+    heading_match: np.ndarray | None = None
+    pair_match: np.ndarray | None = None
 
     def choose(self, weights: Weights = WEIGHTS) -> str:
         """Heading of the section to show."""
@@ -162,14 +217,19 @@ def section_scores(evidence: Evidence, weights: Weights = WEIGHTS) -> np.ndarray
     """The score of each candidate chunk of text for showing: its cosine with the
     question, plus BM25 relative to the article's best chunk, plus a bonus for steps
     when the question asks how, plus the support of the front-matter questions that
-    name its section."""
+    name its section, plus the question's word (and word pair) overlap with its heading."""
     keyword = evidence.keyword
     top = float(keyword.max()) if len(keyword) else 0.0
     relative = keyword / top if top > 0 else np.zeros_like(evidence.cosine)
     bonus = weights.steps + (weights.how if evidence.how else 0.0)
     support = np.maximum(evidence.support - weights.floor, 0.0)
-    return (evidence.cosine + weights.keyword * relative + bonus * evidence.procedure
-            + weights.question * support)
+    scores = (evidence.cosine + weights.keyword * relative + bonus * evidence.procedure
+              + weights.question * support)
+    if evidence.heading_match is not None:
+        scores = scores + weights.heading * evidence.heading_match
+    if evidence.pair_match is not None:
+        scores = scores + weights.pairs * evidence.pair_match
+    return scores
 
 
 def best_section(scores: np.ndarray, headings: list[str], intro: str) -> str:

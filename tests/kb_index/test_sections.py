@@ -13,8 +13,8 @@ from kb_index import FakeEmbedder, build, open_index
 from kb_index.articles import parse_article
 from kb_index.chunking import chunk_article
 from kb_index.errors import ArticleError
-from kb_index.sections import (Evidence, Weights, anchor, article_sections, asks_how, best_section, fit,
-                               make_section, plain, question_support)
+from kb_index.sections import (NO_WORDS, Evidence, Weights, anchor, article_sections, asks_how, best_section,
+                               fit, heading_match, make_section, plain, question_support, words)
 
 REACTIVATE = """---
 id: reactivate-inactive-account
@@ -234,3 +234,38 @@ def test_an_article_without_headings_and_a_keyword_only_search_still_get_a_secti
     assert hit.section.text == "Turn the printer off and on, then print a test label."
     keyword_only = index.search("reactivation link new password", k=1, method="bm25").hits[0]
     assert keyword_only.section.heading == "How to reactivate your account"
+
+
+def test_words_keep_what_separates_two_sections_of_one_topic():
+    assert words("How do I turn ON two-factor?").words == {"turn", "on", "two", "factor"}
+    assert words("Still crashing after reinstalling").words == {"still", "crash", "after", "reinstall"}
+    assert words("back to monthly from annual").pairs == {("back", "to"), ("to", "month"),   # stemmed
+                                                          ("month", "from"), ("from", "annual")}
+
+
+def test_heading_match_is_the_word_overlap_of_question_and_heading():
+    match, pairs = heading_match(words("how do I turn on 2FA with an authenticator"),
+                                 ["Turn on 2FA", "Turn off 2FA", "Turn on 2FA", "Set up"])
+    assert match[0] > match[1] > match[3] == 0.0
+    assert match[2] == match[0]
+    assert match[0] == pytest.approx(3 / 4)   # turn, on, 2fa of turn, on, 2fa, authenticator
+    assert pairs.tolist() == [1.0, 0.0, 1.0, 0.0]    # "turn on", "on 2fa" both in the question
+    assert [m.tolist() for m in heading_match(NO_WORDS, ["Set up"])] == [[0.0], [0.0]]
+
+
+def test_word_pairs_tell_a_direction_the_words_alone_do_not():
+    headings = ["Switch from monthly to annual", "Switch from annual to monthly"]
+    match, pairs = heading_match(words("can i go back to monthly from annual"), headings)
+    assert match[0] == match[1]
+    assert pairs[1] > pairs[0]
+
+
+def test_the_heading_separates_sections_the_embedding_does_not():
+    def evidence(match):
+        return Evidence(["Turn on 2FA", "Turn off 2FA"], np.array([0.50, 0.52], np.float32),
+                        np.array([2.0, 2.0], np.float32), np.array([1.0, 1.0], np.float32),
+                        np.zeros(2, np.float32), True, "", *match)
+    match = heading_match(words("how do I turn on two-step verification"), ["Turn on 2FA", "Turn off 2FA"])
+    assert evidence(match).choose() == "Turn on 2FA"
+    assert evidence(match).choose(Weights(heading=0.0, pairs=0.0)) == "Turn off 2FA"
+    assert evidence((None, None)).choose() == "Turn off 2FA"          # not measured: as before
