@@ -41,6 +41,8 @@ from .search import FUSIONS, confidence
 MAX_OOS_ANSWERED = 0.03     # the most out-of-scope messages the threshold may answer
 CV_FOLDS = 5
 CV_REPEATS = 5
+EVAL_K = 4                  # searched as the chat action searches (its SEARCH_K): the same
+                            # candidate depth (search.candidate_depth) as what ships
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def evaluate(index, questions: list[dict], out_of_scope: list[dict],
     methods, chosen = [], None
     labelled = [i for i, q in enumerate(questions) if q.get("sections")]
     for label, method, fusion in runs:
-        ranked = [index.rank(t, 10, a, method=method, vector=v, fusion=fusion)
+        ranked = [index.rank(t, EVAL_K, a, method=method, vector=v, fusion=fusion)
                   for t, a, v in zip(texts, audiences, vectors)]
         top = [r[0].article_id if r else "" for r in ranked]
         ranks = [next((n for n, r in enumerate(ranked[i][:10], 1) if r.article_id in q["article_ids"]),

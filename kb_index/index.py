@@ -26,7 +26,8 @@ from .bm25 import KeywordIndex
 from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
-from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
+from .search import (DEFAULT_FUSION, Hit, RankedArticle, SearchResult, candidate_depth, confidence, fuse,
+                     snippet, validate)
 from .sections import (Evidence, Section, article_sections, asks_how, is_procedure, make_section,
                        question_support)
 from .store import VectorStore
@@ -203,10 +204,13 @@ class Index:
         return query, (None if method == "bm25" else self.embedder.encode([query])[0])
 
     def _ranked(self, query: str, vector: np.ndarray | None, k: int, audience: str,
-                method: str, fusion: str | None = None) -> list[RankedArticle]:
-        """Call with ``self._lock`` held."""
-        depth = max(50, 10 * k)
-        allowed = self._allowed(audience)
+                method: str, fusion: str | None = None,
+                allowed: np.ndarray | None = None) -> list[RankedArticle]:
+        """Call with ``self._lock`` held.  ``allowed``: rows to search instead of the
+        audience's (the self-search leaves chunks out)."""
+        depth = candidate_depth(k)
+        if allowed is None:
+            allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         if vector is not None and method != "bm25":
             dense = self._store.search(vector, depth, allowed)

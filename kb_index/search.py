@@ -2,10 +2,14 @@
 
 Both retrievers return their best *chunks*; each chunk gets a fused score, an article
 scores as its best chunk, and that chunk becomes the hit's snippet, so an article
-appears at most once.  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
+appears at most once (the weighted fusion adds a little of the article's second best
+chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 
 - ``weighted`` (default): ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 /
   max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
+  an article scores ``(best chunk + SECOND_CHUNK_WEIGHT * second best chunk) / (1 +
+  SECOND_CHUNK_WEIGHT)``: two of its chunks (two of its questions, a question and its
+  text) matching is better evidence than one;
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
 - ``zscore``: each list's scores standardised over its candidates, then weighted.
@@ -36,12 +40,14 @@ FUSIONS = ("weighted", "rrf", "zscore")
 DEFAULT_FUSION = "weighted"     # measured on data/eval: see docs/kb_index.md
 RRF_K = 60
 DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / max(best bm25, floor)
-SHORTLIST = 1                   # the first article is one of each list's first N articles
+SHORTLIST = 2                   # the first article is one of each list's first N articles
 BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
+SECOND_CHUNK_WEIGHT = 0.4       # weighted: article = (best chunk + 0.4 * its 2nd best) / 1.4
 CONFIDENCE_DENSE_WEIGHT = 0.7   # confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
 MAX_K = 100
+CANDIDATES = 50                 # chunks taken from each retriever (10 * k when larger)
 SNIPPET_CHARS = 240
 
 
@@ -75,6 +81,11 @@ class RankedArticle:
     snippet_score: float = float("-inf")
     rows: list[int] = field(default_factory=list)
     keyword_rows: dict[int, float] = field(default_factory=dict)  # BM25 of its candidate chunks
+
+
+def candidate_depth(k: int) -> int:
+    """How many chunks each retriever returns for a search of ``k`` hits."""
+    return max(CANDIDATES, 10 * k)
 
 
 def validate(query: object, k: object, audience: object, max_chars: int) -> str:
@@ -139,6 +150,12 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
         if row in bm25:
             ranked.keyword_rows[row] = bm25[row]
+    if method == "hybrid" and fusion == "weighted" and SECOND_CHUNK_WEIGHT:
+        # an article that two of its chunks match is a better bet than one matched once
+        for ranked in articles.values():
+            scores = sorted((order[r] for r in ranked.rows), reverse=True)
+            second = scores[1] if len(scores) > 1 else 0.0
+            ranked.score = (scores[0] + SECOND_CHUNK_WEIGHT * second) / (1 + SECOND_CHUNK_WEIGHT)
     ordered = sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
     if method == "hybrid" and SHORTLIST and cosine and bm25:
         # the answer is an article one of the retrievers put first (of its first SHORTLIST):

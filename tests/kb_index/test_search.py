@@ -119,12 +119,31 @@ def _lists(dense, keyword):
 
 
 def test_the_fusion_never_answers_with_an_article_neither_retriever_put_first():
-    # dense: a first; BM25: b first; c is second in both and wins the weighted sum
-    dense, keyword = _lists([(0, 0.80), (2, 0.79), (1, 0.40)], [(1, 14.0), (2, 13.9), (0, 1.0)])
-    row_article = ["a", "b", "c"]
+    from kb_index.search import SHORTLIST
+
+    # dense: a, d first; BM25: b, e first; c is third in both and wins the weighted sum
+    assert SHORTLIST == 2
+    dense, keyword = _lists([(0, 0.80), (3, 0.795), (2, 0.79), (1, 0.40)],
+                            [(1, 14.0), (4, 13.95), (2, 13.9), (0, 1.0)])
+    row_article = ["a", "b", "c", "d", "e"]
     ranked = [r.article_id for r in fuse(dense, keyword, row_article, "hybrid", "weighted")]
-    assert ranked[0] in ("a", "b") and set(ranked) == {"a", "b", "c"}
+    assert ranked[0] == "a" and set(ranked) == {"a", "b", "c", "d", "e"}
     assert ranked.index("c") == 1                     # the rest stay in fused order
+    # second in one list is close enough: c, second in both, is the answer
+    dense, keyword = _lists([(0, 0.80), (2, 0.79), (1, 0.40)], [(1, 14.0), (2, 13.9), (0, 1.0)])
+    assert fuse(dense, keyword, ["a", "b", "c"], "hybrid", "weighted")[0].article_id == "c"
+
+
+def test_an_article_two_of_its_chunks_match_beats_one_matched_once():
+    # a's best chunk is a little better than b's, but b has a second chunk that matches too
+    row_article = ["a", "b", "b"]
+    dense, keyword = _lists([(0, 0.72), (1, 0.70), (2, 0.66)], [(0, 1.0), (1, 1.0), (2, 1.0)])
+    weighted = fuse(dense, keyword, row_article, "hybrid", "weighted")
+    assert [r.article_id for r in weighted] == ["b", "a"]
+    assert weighted[0].row == 1                       # its best chunk is still the one shown
+    assert all(0.0 <= r.score <= 1.0 for r in weighted)
+    # the single retrievers keep their own order: the best chunk decides
+    assert fuse(dense, keyword, row_article, "dense")[0].article_id == "a"
 
 
 def test_weak_keyword_evidence_counts_less_than_a_strong_match():
