@@ -47,11 +47,38 @@ def test_internal_search_sees_both(index):
 
 
 def test_answerable_follows_the_threshold(kb_dir, index_dir, embedder, index):
-    assert index.search("reset my password").answerable
-    assert not index.search("zebra quantum marmalade").answerable
+    # the fused confidence of this tiny KB's hits sits lower (its BM25 scores are below
+    # the floor); the rule is the same at any threshold
+    lenient = open_index(index_dir, embedder=embedder, answer_threshold=0.2)
+    assert lenient.search("reset my password").answerable
+    assert not lenient.search("zebra quantum marmalade").answerable
     strict = open_index(index_dir, embedder=embedder, answer_threshold=1.01)
     result = strict.search("reset my password")
     assert result.hits and not result.answerable
+
+
+def test_the_confidence_score_is_a_setting(monkeypatch, index_dir, embedder, index):
+    from kb_index import KBError
+
+    fused = index.search("reset my password")
+    assert index.confidence_score == "fused"
+    monkeypatch.setenv("CARE_KB_CONFIDENCE_SCORE", "weighted")
+    weighted = open_index(index_dir, embedder=embedder)
+    assert weighted.confidence_score == "weighted"
+    again = weighted.search("reset my password")
+    assert again.hits[0].article_id == fused.hits[0].article_id   # ranking is unchanged
+    assert again.confidence != pytest.approx(fused.confidence)
+    with pytest.raises(KBError, match="confidence_score must be one of"):
+        open_index(index_dir, embedder=embedder, confidence_score="cosine")
+
+
+def test_confidence_starts_from_the_chosen_score():
+    from kb_index.search import RankedArticle, confidence
+
+    best = RankedArticle("a", 0, score=0.5, weighted=0.9, fused=0.5, keyword=8.0)
+    assert confidence(best, "fused") == pytest.approx((0.5 + 0.3) / 1.3)
+    assert confidence(best, "weighted") == pytest.approx((0.9 + 0.3) / 1.3)
+    assert confidence(None) == 0.0
 
 
 def test_threshold_from_environment(monkeypatch, index_dir, embedder, index):
