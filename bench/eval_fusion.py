@@ -9,8 +9,8 @@ them (Recall@1 of the article ranking; the same code path as ``Index.rank``).
 A variant's constant is chosen leaving one set out: the value with the best *worst
 margin* (hybrid Recall@1 minus the better of dense and BM25) over the other sets, then
 measured on the set left out. The figure to trust is that held-out margin per set.
-The result and the choice (weight 0.7, floor 12, arbiter 1): docs/kb_index.md,
-"Fusion on every set".
+The result and the choice (weight 0.7, floor 12, arbiter 2, second chunk 0.3):
+docs/kb_index.md, "Fusion on every set".
 
     PYTHONPATH=. .venv/bin/python bench/eval_fusion.py --hint3 ../shared/data/hint3
 """
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from kb_index import search as search_module  # noqa: E402
 from kb_index.articles import load_articles  # noqa: E402
 from kb_index.building import build_articles, open_index  # noqa: E402
-from kb_index.evaluate import _audience, hint3_sets, load_questions  # noqa: E402
+from kb_index.evaluate import EVAL_K, _audience, hint3_sets, load_questions  # noqa: E402
 
 
 def collect(index, questions: list[dict]) -> list[tuple]:
@@ -40,8 +40,9 @@ def collect(index, questions: list[dict]) -> list[tuple]:
     with index._lock:
         for q, text, vector in zip(questions, texts, vectors):
             allowed = index._allowed(_audience(index, q))
-            dense = index._store.search(vector, 50, allowed)
-            rows, scores = index._keyword.top(text, 50, allowed[index._keyword_rows])
+            depth = search_module.candidate_depth(EVAL_K)   # as the chat action searches
+            dense = index._store.search(vector, depth, allowed)
+            rows, scores = index._keyword.top(text, depth, allowed[index._keyword_rows])
             out.append((dense, (index._keyword_rows[rows], scores), set(q["article_ids"])))
     return out, index._row_article, index._question_rows
 
@@ -56,7 +57,7 @@ def recall_at_1(collected, method: str, fusion: str) -> float:
 
 
 # every variant starts from the plain weighted sum: no floor, no arbiter
-PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60}
+PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60, "SECOND_CHUNK_WEIGHT": 0.0}
 
 
 def with_constants(**constants):
@@ -108,6 +109,10 @@ def report(sets: dict) -> int:
         "weighted + shortlist": [{"DENSE_WEIGHT": w, "BM25_FLOOR": f, "SHORTLIST": n}
                                  for w in (0.6, 0.7, 0.8) for f in (0.0, 8.0, 12.0) for n in (1, 2)],
         "rrf": [{"RRF_K": k} for k in (10, 60)],
+        # issue 16, third round: the article's second best chunk, with a wider arbiter
+        "weighted + shortlist + second chunk": [
+            {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a}
+            for w in (0.6, 0.7, 0.8) for n in (1, 2, 3) for a in (0.1, 0.2, 0.3, 0.4, 0.5)],
     }
     table: dict[tuple[str, object], dict[str, float]] = {}
     for fusion, grid in variants.items():

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # process start, before FAISS and torch load
 import kb_index  # noqa: E402
-from kb_index.evaluate import MAX_OOS_ANSWERED, _audience, choose_threshold, load_questions  # noqa: E402
+from kb_index.evaluate import EVAL_K, MAX_OOS_ANSWERED, _audience, choose_threshold, load_questions  # noqa: E402
 from kb_index.search import confidence  # noqa: E402
 
 
@@ -45,8 +45,8 @@ def main() -> None:
     texts = [q["question"] for q in questions + oos]
     vectors = index.embedder.encode([index.correct(t) for t in texts])
     audiences = [_audience(index, q) for q in questions] + ["public"] * len(oos)
-    ranked = [index.rank(t, 10, a, vector=v) for t, a, v in zip(texts, audiences, vectors)]
-    conf = np.array([confidence(r[0] if r else None) for r in ranked])
+    ranked = [index.rank(t, EVAL_K, a, vector=v) for t, a, v in zip(texts, audiences, vectors)]
+    conf = np.array([confidence(r[0] if r else None, index.confidence_score) for r in ranked])
     correct = np.array([bool(ranked[i]) and ranked[i][0].article_id in q["article_ids"]
                         for i, q in enumerate(questions)])
     in_conf, oos_conf = conf[: len(questions)], conf[len(questions):]

@@ -67,7 +67,7 @@ def open_index(index_dir: str | Path, *, source_dir: str | Path | None = None, e
 
     With ``source_dir``, a missing, stale, corrupt or incompatible index is first
     rebuilt from it; without, those raise :class:`IndexCorrupt` or
-    :class:`IndexIncompatible`.  ``options``: ``answer_threshold``, ``fusion``."""
+    :class:`IndexIncompatible`.  ``options``: ``answer_threshold``, ``fusion``, ``confidence_score``."""
     embedder = embedder or Embedder()
     if source_dir is not None:
         return _build(Path(source_dir), Path(index_dir), embedder, show_progress, options)[0]
@@ -169,7 +169,7 @@ def _build_locked(articles: list[Article], index_dir: Path, embedder, show_progr
     _prepare(embedder)   # every build path comes here, before anything is embedded (not timed)
     started = time.perf_counter()
     chunking = _chunking(options)
-    index_options = {k: v for k, v in options.items() if k in ("answer_threshold", "fusion")}
+    index_options = {k: v for k, v in options.items() if k in ("answer_threshold", "fusion", "confidence_score")}
     old = None
     try:
         old = Index.load(index_dir, embedder, **index_options)

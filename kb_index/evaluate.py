@@ -36,11 +36,13 @@ import numpy as np
 
 from .articles import Article
 from .errors import KBError
-from .search import FUSIONS, confidence
+from .search import CONFIDENCE_SCORES, FUSIONS, confidence
 
 MAX_OOS_ANSWERED = 0.03     # the most out-of-scope messages the threshold may answer
 CV_FOLDS = 5
 CV_REPEATS = 5
+EVAL_K = 4                  # searched as the chat action searches (its SEARCH_K): the same
+                            # candidate depth (search.candidate_depth) as what ships
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ class Report:
     misses: list[tuple[str, list[str], str]]   # (question, expected ids, hybrid top-1)
     passage_misses: list[tuple[str, list[str], str]] = ()  # (question, gold sections, shown)
     n_extra_oos: int = 0
+    confidence_score: str = "fused"            # the score the confidence starts from
+    alternative: tuple[str, HeldOut | None] | None = None   # the other score, held out
 
 
 def hint3_messages(root: str | Path) -> dict[str, list[str]]:
@@ -191,16 +195,16 @@ def evaluate(index, questions: list[dict], out_of_scope: list[dict],
     fusions = [index.fusion] + [f for f in FUSIONS if f != index.fusion]
     runs = [("bm25", "bm25", index.fusion), ("dense", "dense", index.fusion)] + [
         (f"hybrid ({f})", "hybrid", f) for f in fusions]
-    methods, chosen = [], None
+    methods, chosen, alternative = [], None, None
     labelled = [i for i, q in enumerate(questions) if q.get("sections")]
     for label, method, fusion in runs:
-        ranked = [index.rank(t, 10, a, method=method, vector=v, fusion=fusion)
+        ranked = [index.rank(t, EVAL_K, a, method=method, vector=v, fusion=fusion)
                   for t, a, v in zip(texts, audiences, vectors)]
         top = [r[0].article_id if r else "" for r in ranked]
         ranks = [next((n for n, r in enumerate(ranked[i][:10], 1) if r.article_id in q["article_ids"]),
                       None) for i, q in enumerate(questions)]
         correct = np.array([top[i] in q["article_ids"] for i, q in enumerate(questions)], dtype=bool)
-        conf = np.array([confidence(r[0] if r else None) for r in ranked])
+        conf = np.array([confidence(r[0] if r else None, index.confidence_score) for r in ranked])
         in_conf, oos_conf = conf[: len(questions)], conf[len(questions):]
         answered = oos = passage = held = None
         shown: dict[int, str] = {}
@@ -217,6 +221,10 @@ def evaluate(index, questions: list[dict], out_of_scope: list[dict],
             held = cross_validate(correct, in_conf, oos_conf, sources, max_oos, seed)
             if fusion == index.fusion:
                 chosen = (threshold, answered, oos, correct, in_conf, oos_conf, top, shown)
+                other = next(c for c in CONFIDENCE_SCORES if c != index.confidence_score)
+                other_conf = np.array([confidence(r[0] if r else None, other) for r in ranked])
+                alternative = (other, cross_validate(correct, other_conf[: len(questions)],
+                                                     other_conf[len(questions):], sources, max_oos, seed))
         methods.append(_scores(label, ranks, [q.get("kind", "") for q in questions], answered, oos,
                                passage, held))
     threshold, answered, oos, correct, in_conf, oos_conf, top, shown = chosen
@@ -227,7 +235,8 @@ def evaluate(index, questions: list[dict], out_of_scope: list[dict],
                       for i in labelled if i in shown and shown[i] not in questions[i]["sections"]]
     return Report(methods, len(questions), len(out_of_scope), threshold, answered, oos,
                   configured, _share(correct & (in_conf >= configured)),
-                  _share(oos_conf >= configured), misses, passage_misses, len(extra))
+                  _share(oos_conf >= configured), misses, passage_misses, len(extra),
+                  index.confidence_score, alternative)
 
 
 def cross_validate(correct: np.ndarray, in_conf: np.ndarray, oos_conf: np.ndarray,
@@ -344,6 +353,11 @@ def format_table(report: Report) -> str:
                      f"{h.thresholds[0]:.3f}–{h.thresholds[1]:.3f}): {h.answered_correctly:.1%} "
                      f"in-scope answered correctly (folds {h.fold_range[0]:.1%}–{h.fold_range[1]:.1%}), "
                      f"{h.oos_answered:.1%} out-of-scope answered ({by}).")
+    if report.alternative is not None and report.alternative[1] is not None:
+        name, h = report.alternative
+        lines.append(f"Confidence from the {report.confidence_score} score (in use); from the {name} "
+                     f"score instead, held out: {h.answered_correctly:.1%} in-scope answered correctly, "
+                     f"{h.oos_answered:.1%} out-of-scope answered (setting confidence_score).")
     lines.append(f"The threshold in use is {report.configured_threshold:.3f}: "
                  f"{report.configured_answered_correctly:.1%} in-scope answered correctly, "
                  f"{report.configured_oos_answered:.1%} out-of-scope answered.")

@@ -26,7 +26,8 @@ from .bm25 import KeywordIndex
 from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
-from .search import DEFAULT_FUSION, Hit, RankedArticle, SearchResult, confidence, fuse, snippet, validate
+from .search import (CONFIDENCE_SCORES, DEFAULT_FUSION, Hit, RankedArticle, SearchResult,
+                     candidate_depth, confidence, fuse, snippet, validate)
 from .sections import (NO_WORDS, Evidence, Section, Words, article_sections, asks_how, heading_match,
                        is_procedure, make_section, question_support, words)
 from .store import VectorStore
@@ -41,11 +42,16 @@ class Index:
     def __init__(self, index_dir: Path | None, embedder, store: VectorStore,
                  articles: dict[str, Article], row_chunks: list[Chunk | None], *,
                  answer_threshold: float | None = None, fusion: str = DEFAULT_FUSION,
+                 confidence_score: str | None = None,
                  chunk_chars: int | None = None, chunk_overlap: int | None = None) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.embedder = embedder
         self.answer_threshold = float(settings.get("answer_threshold", answer_threshold))
         self.fusion = fusion
+        self.confidence_score = str(settings.get("confidence_score", confidence_score))
+        if self.confidence_score not in CONFIDENCE_SCORES:
+            raise KBError(f"confidence_score must be one of {', '.join(CONFIDENCE_SCORES)}, "
+                          f"got {self.confidence_score!r}")
         self.chunk_chars = int(settings.get("chunk_chars", chunk_chars))
         self.chunk_overlap = int(settings.get("chunk_overlap", chunk_overlap))
         self.max_query_chars = int(settings.get("max_query_chars"))
@@ -153,7 +159,7 @@ class Index:
             ranked = self._ranked(ranked_query, vector, k, audience, method)
             asked = (asks_how(query), words(section_query))
             hits = [self._hit(r, section_vector, asked) for r in ranked[:k]]
-        best = confidence(ranked[0] if ranked else None)
+        best = confidence(ranked[0] if ranked else None, self.confidence_score)
         return SearchResult(hits, bool(hits) and best >= self.answer_threshold, best)
 
     def _prepare_pair(self, combined: str, alone: str, method: str
@@ -206,10 +212,13 @@ class Index:
         return query, (None if method == "bm25" else self.embedder.encode([query])[0])
 
     def _ranked(self, query: str, vector: np.ndarray | None, k: int, audience: str,
-                method: str, fusion: str | None = None) -> list[RankedArticle]:
-        """Call with ``self._lock`` held."""
-        depth = max(50, 10 * k)
-        allowed = self._allowed(audience)
+                method: str, fusion: str | None = None,
+                allowed: np.ndarray | None = None) -> list[RankedArticle]:
+        """Call with ``self._lock`` held.  ``allowed``: rows to search instead of the
+        audience's (the self-search leaves chunks out)."""
+        depth = candidate_depth(k)
+        if allowed is None:
+            allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         if vector is not None and method != "bm25":
             dense = self._store.search(vector, depth, allowed)
@@ -304,7 +313,7 @@ class Index:
         if self.index_dir is None or manifest_file.generation(self.index_dir) in (None, self._generation):
             return False
         other = Index.load(self.index_dir, self.embedder, answer_threshold=self.answer_threshold,
-                           fusion=self.fusion)
+                           fusion=self.fusion, confidence_score=self.confidence_score)
         self._set_state(other._store, other._articles, other._row_chunks,
                         keyword=(other._keyword, other._keyword_rows, other._speller))
         self._generation = other._generation

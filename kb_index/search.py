@@ -2,10 +2,14 @@
 
 Both retrievers return their best *chunks*; each chunk gets a fused score, an article
 scores as its best chunk, and that chunk becomes the hit's snippet, so an article
-appears at most once.  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
+appears at most once (the weighted fusion adds a little of the article's second best
+chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 
 - ``weighted`` (default): ``DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * bm25 /
   max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
+  an article scores ``(best chunk + SECOND_CHUNK_WEIGHT * second best chunk) / (1 +
+  SECOND_CHUNK_WEIGHT)``: two of its chunks (two of its questions, a question and its
+  text) matching is better evidence than one;
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
 - ``zscore``: each list's scores standardised over its candidates, then weighted.
@@ -36,12 +40,14 @@ FUSIONS = ("weighted", "rrf", "zscore")
 DEFAULT_FUSION = "weighted"     # measured on data/eval: see docs/kb_index.md
 RRF_K = 60
 DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / max(best bm25, floor)
-SHORTLIST = 1                   # the first article is one of each list's first N articles
+SHORTLIST = 2                   # the first article is one of each list's first N articles
 BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
-CONFIDENCE_DENSE_WEIGHT = 0.7   # confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
+SECOND_CHUNK_WEIGHT = 0.4       # weighted: article = (best chunk + 0.4 * its 2nd best) / 1.4
+CONFIDENCE_DENSE_WEIGHT = 0.7   # "weighted" confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
 MAX_K = 100
+CANDIDATES = 50                 # chunks taken from each retriever (10 * k when larger)
 SNIPPET_CHARS = 240
 
 
@@ -68,13 +74,19 @@ class RankedArticle:
     article_id: str
     row: int                  # the article's best chunk
     score: float              # fused score, used for ordering
-    weighted: float = 0.0          # best weighted-fusion score among its chunks
+    weighted: float = 0.0          # best weighted-fusion score among its chunks (BM25 / best)
+    fused: float = 0.0             # the weighted fusion's article score (floor, second chunk)
     cosine: float | None = None    # best dense similarity among the article's chunks
     keyword: float = 0.0           # best BM25 score among the article's chunks
     snippet_row: int | None = None  # best candidate chunk of article text (not a question)
     snippet_score: float = float("-inf")
     rows: list[int] = field(default_factory=list)
     keyword_rows: dict[int, float] = field(default_factory=dict)  # BM25 of its candidate chunks
+
+
+def candidate_depth(k: int) -> int:
+    """How many chunks each retriever returns for a search of ``k`` hits."""
+    return max(CANDIDATES, 10 * k)
 
 
 def validate(query: object, k: object, audience: object, max_chars: int) -> str:
@@ -107,6 +119,9 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
     weighted = {row: CONFIDENCE_DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
                 + (1 - CONFIDENCE_DENSE_WEIGHT) * bm25.get(row, 0.0) / max_bm25
                 for row in cosine.keys() | bm25.keys()}
+    scale = max(max_bm25, BM25_FLOOR)   # weak keyword evidence (best BM25 < floor) counts less
+    floored = {row: DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
+               + (1 - DENSE_WEIGHT) * bm25.get(row, 0.0) / scale for row in weighted}
     if method != "hybrid":              # a single list: order by its own score
         order = dict(cosine) if use_dense else dict(bm25)
     elif fusion == "rrf":               # scaled to 0..1: 1 = first in both lists
@@ -116,10 +131,8 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
                 order[row] += (RRF_K + 1) / (2 * (RRF_K + rank))
     elif fusion == "zscore":            # each list standardised over its candidates
         order = _zscore_fusion(cosine, bm25)
-    else:                               # weak keyword evidence (best BM25 < floor) counts less
-        scale = max(max_bm25, BM25_FLOOR)
-        order = {row: DENSE_WEIGHT * max(cosine.get(row, 0.0), 0.0)
-                 + (1 - DENSE_WEIGHT) * bm25.get(row, 0.0) / scale for row in weighted}
+    else:
+        order = floored
     articles: dict[str, RankedArticle] = {}
     for row, score in order.items():
         article_id = row_article[row]
@@ -139,6 +152,13 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
         if row in bm25:
             ranked.keyword_rows[row] = bm25[row]
+    for ranked in articles.values():
+        # an article that two of its chunks match is a better bet than one matched once
+        scores = sorted((floored[r] for r in ranked.rows), reverse=True)
+        second = scores[1] if len(scores) > 1 else 0.0
+        ranked.fused = (scores[0] + SECOND_CHUNK_WEIGHT * second) / (1 + SECOND_CHUNK_WEIGHT)
+        if method == "hybrid" and fusion == "weighted":
+            ranked.score = ranked.fused
     ordered = sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
     if method == "hybrid" and SHORTLIST and cosine and bm25:
         # the answer is an article one of the retrievers put first (of its first SHORTLIST):
@@ -178,18 +198,27 @@ def _zscore_fusion(cosine: dict[int, float], bm25: dict[int, float]) -> dict[int
             for row in cosine.keys() | bm25.keys()}
 
 
-def confidence(best: RankedArticle | None) -> float:
+CONFIDENCE_SCORES = ("fused", "weighted")
+
+
+def confidence(best: RankedArticle | None, score: str = "fused") -> float:
     """How sure the search is that ``best`` answers the query, from 0 to 1.
 
     Rank-based scores cannot say that (the best of bad hits is still first), so this
-    uses absolute evidence: the weighted fusion score (cosine similarity and BM25
-    relative to the best BM25 hit) plus a bonus for a high absolute BM25 score,
-    saturating at ``KEYWORD_SATURATION``.  Formula and constants were chosen on
-    data/eval (docs/kb_index.md, "Answerable")."""
+    uses absolute evidence: a fusion score of the article plus a bonus for a high absolute
+    BM25 score, saturating at ``KEYWORD_SATURATION``.  ``score`` (the
+    ``confidence_score`` setting): ``fused``, the weighted fusion's article score (BM25
+    over max(best, floor), plus its second best chunk); ``weighted``, the best chunk's
+    ``0.7 * cosine + 0.3 * bm25 / best bm25`` (the formula before issue 16's third
+    round).  Which is better depends on the KB: `eval` measures both (docs/kb_index.md,
+    "Answerable")."""
     if best is None:
         return 0.0
+    if score not in CONFIDENCE_SCORES:
+        raise QueryError(f"confidence score must be one of {', '.join(CONFIDENCE_SCORES)}, got {score!r}")
+    base = best.fused if score == "fused" else best.weighted
     bonus = KEYWORD_BONUS * min(1.0, best.keyword / KEYWORD_SATURATION)
-    return float(max(0.0, min(1.0, (best.weighted + bonus) / (1 + KEYWORD_BONUS))))
+    return float(max(0.0, min(1.0, (base + bonus) / (1 + KEYWORD_BONUS))))
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

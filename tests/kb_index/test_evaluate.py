@@ -49,6 +49,24 @@ def test_evaluate_reports_every_method(index):
     assert "| hybrid (weighted) | 1.000 | 1.000 | 1.000 | – | 100.0% | 0.0% | – | – |" in table
 
 
+def test_evaluate_measures_the_other_confidence_score_held_out(index, index_dir, embedder):
+    from kb_index import open_index
+
+    questions = QUESTIONS * 2                        # cross-validation needs five of each
+    oos = [{"question": q, "article_ids": []} for q in
+           ("zebra quantum marmalade", "opera tickets tonight", "capital of france",
+            "write a sonnet", "best pizza in town")]
+    report = evaluate(index, questions, oos)
+    assert report.confidence_score == "fused" and report.alternative[0] == "weighted"
+    assert "from the weighted score instead, held out" in format_table(report)
+    weighted = evaluate(open_index(index_dir, embedder=embedder, confidence_score="weighted"),
+                        questions, oos)
+    assert weighted.alternative[0] == "fused"
+    # each report's alternative is the other's measurement in use
+    assert weighted.alternative[1].answered_correctly == report.methods[2].held_out.answered_correctly
+    assert report.alternative[1].answered_correctly == weighted.methods[2].held_out.answered_correctly
+
+
 SECTIONED = [dict(q, sections=s) for q, s in zip(QUESTIONS, [
     ["reset-password#steps"], ["refund-timing#card-refunds"], ["track-your-order#nowhere"]])]
 

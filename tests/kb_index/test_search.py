@@ -47,11 +47,38 @@ def test_internal_search_sees_both(index):
 
 
 def test_answerable_follows_the_threshold(kb_dir, index_dir, embedder, index):
-    assert index.search("reset my password").answerable
-    assert not index.search("zebra quantum marmalade").answerable
+    # the fused confidence of this tiny KB's hits sits lower (its BM25 scores are below
+    # the floor); the rule is the same at any threshold
+    lenient = open_index(index_dir, embedder=embedder, answer_threshold=0.2)
+    assert lenient.search("reset my password").answerable
+    assert not lenient.search("zebra quantum marmalade").answerable
     strict = open_index(index_dir, embedder=embedder, answer_threshold=1.01)
     result = strict.search("reset my password")
     assert result.hits and not result.answerable
+
+
+def test_the_confidence_score_is_a_setting(monkeypatch, index_dir, embedder, index):
+    from kb_index import KBError
+
+    fused = index.search("reset my password")
+    assert index.confidence_score == "fused"
+    monkeypatch.setenv("CARE_KB_CONFIDENCE_SCORE", "weighted")
+    weighted = open_index(index_dir, embedder=embedder)
+    assert weighted.confidence_score == "weighted"
+    again = weighted.search("reset my password")
+    assert again.hits[0].article_id == fused.hits[0].article_id   # ranking is unchanged
+    assert again.confidence != pytest.approx(fused.confidence)
+    with pytest.raises(KBError, match="confidence_score must be one of"):
+        open_index(index_dir, embedder=embedder, confidence_score="cosine")
+
+
+def test_confidence_starts_from_the_chosen_score():
+    from kb_index.search import RankedArticle, confidence
+
+    best = RankedArticle("a", 0, score=0.5, weighted=0.9, fused=0.5, keyword=8.0)
+    assert confidence(best, "fused") == pytest.approx((0.5 + 0.3) / 1.3)
+    assert confidence(best, "weighted") == pytest.approx((0.9 + 0.3) / 1.3)
+    assert confidence(None) == 0.0
 
 
 def test_threshold_from_environment(monkeypatch, index_dir, embedder, index):
@@ -119,12 +146,31 @@ def _lists(dense, keyword):
 
 
 def test_the_fusion_never_answers_with_an_article_neither_retriever_put_first():
-    # dense: a first; BM25: b first; c is second in both and wins the weighted sum
-    dense, keyword = _lists([(0, 0.80), (2, 0.79), (1, 0.40)], [(1, 14.0), (2, 13.9), (0, 1.0)])
-    row_article = ["a", "b", "c"]
+    from kb_index.search import SHORTLIST
+
+    # dense: a, d first; BM25: b, e first; c is third in both and wins the weighted sum
+    assert SHORTLIST == 2
+    dense, keyword = _lists([(0, 0.80), (3, 0.795), (2, 0.79), (1, 0.40)],
+                            [(1, 14.0), (4, 13.95), (2, 13.9), (0, 1.0)])
+    row_article = ["a", "b", "c", "d", "e"]
     ranked = [r.article_id for r in fuse(dense, keyword, row_article, "hybrid", "weighted")]
-    assert ranked[0] in ("a", "b") and set(ranked) == {"a", "b", "c"}
+    assert ranked[0] == "a" and set(ranked) == {"a", "b", "c", "d", "e"}
     assert ranked.index("c") == 1                     # the rest stay in fused order
+    # second in one list is close enough: c, second in both, is the answer
+    dense, keyword = _lists([(0, 0.80), (2, 0.79), (1, 0.40)], [(1, 14.0), (2, 13.9), (0, 1.0)])
+    assert fuse(dense, keyword, ["a", "b", "c"], "hybrid", "weighted")[0].article_id == "c"
+
+
+def test_an_article_two_of_its_chunks_match_beats_one_matched_once():
+    # a's best chunk is a little better than b's, but b has a second chunk that matches too
+    row_article = ["a", "b", "b"]
+    dense, keyword = _lists([(0, 0.72), (1, 0.70), (2, 0.66)], [(0, 1.0), (1, 1.0), (2, 1.0)])
+    weighted = fuse(dense, keyword, row_article, "hybrid", "weighted")
+    assert [r.article_id for r in weighted] == ["b", "a"]
+    assert weighted[0].row == 1                       # its best chunk is still the one shown
+    assert all(0.0 <= r.score <= 1.0 for r in weighted)
+    # the single retrievers keep their own order: the best chunk decides
+    assert fuse(dense, keyword, row_article, "dense")[0].article_id == "a"
 
 
 def test_weak_keyword_evidence_counts_less_than_a_strong_match():
