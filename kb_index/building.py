@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import embedding as embedding_module
 from . import manifest as manifest_file
 from . import settings
 from .articles import Article, load_articles
@@ -126,7 +127,8 @@ def _prepare(embedder) -> None:
     with torch, unless ``CARE_EMBEDDING_RUNTIME=onnx`` demands it. Other embedders convert
     in-process (``prepare``), or have nothing to convert (FakeEmbedder)."""
     try:
-        if isinstance(embedder, Embedder):
+        # the module's class, not the name here, which tests replace with FakeEmbedder
+        if isinstance(embedder, embedding_module.Embedder):
             if embedder.runtime == "torch":
                 return
             target = embedder.onnx_file()
