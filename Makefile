@@ -118,4 +118,4 @@ test-fast: $(STAMPS)/venv  ## unit tests only (no model, browser or processes)
 	@$(VENV)/bin/python -m pytest -q -m "not e2e and not browser and not model"
 
 clean:  ## remove build outputs (keeps the venvs and the database)
-	rm -rf var/kb_index widget/dist chatbot/models chatbot/results
+	rm -rf var/kb_index var/rasa_sentence_model widget/dist chatbot/models chatbot/results

@@ -17,6 +17,7 @@ from .supervisor import Supervisor
 
 REQUIRED = {
     ROOT / "chatbot" / "models" / "care.tar.gz": "make model",
+    ROOT / "var" / "rasa_sentence_model" / "source.json": "make model",  # read by the model at run time
     ROOT / "var" / "kb_index" / "manifest.json": "make kb",
     ROOT / "widget" / "dist" / "carechat.js": "make widget",
 }
