@@ -1,7 +1,8 @@
 """How the answer confidence (search.confidence) is chosen so that it holds on every set.
 
 For each set of ``python -m kb_index eval --hint3 DIR`` (our KB as shipped, imported
-without questions, HINT3's three bots as foreign KBs) every in-scope question and
+without questions, the foreign FAQ sets imported as is (COVID-QA), HINT3's three bots as
+foreign KBs) every in-scope question and
 out-of-scope message is ranked once, as ``Index.rank`` ranks it, and the evidence about
 its first article is kept (pickled with ``--cache``): the fusion scores, the raw BM25,
 the share of the query's words (by idf) the article has and the share the KB has
@@ -33,8 +34,8 @@ import numpy as np  # noqa: E402
 from kb_index.articles import load_articles  # noqa: E402
 from kb_index.bm25 import tokenize  # noqa: E402
 from kb_index.building import build_articles, open_index  # noqa: E402
-from kb_index.evaluate import (EVAL_K, _audience, choose_threshold, cross_validate,  # noqa: E402
-                               hint3_messages, hint3_sets, load_questions)
+from kb_index.evaluate import (EVAL_K, FAQ_SETS, _audience, choose_threshold,  # noqa: E402
+                               cross_validate, faq_set, hint3_messages, hint3_sets, load_questions)
 from kb_index.search import word_evidence  # noqa: E402
 
 EVIDENCE = ("fused", "weighted", "keyword", "coverage", "unknown", "coverage_all_words",
@@ -108,6 +109,10 @@ def main() -> int:
     imported, _ = build_articles(plain, f"{args.index}_imported", own.embedder)
     sets = {"ours": collect(own, questions, pool, sources),
             "ours imported": collect(imported, questions, pool, sources)}
+    for foreign in map(faq_set, FAQ_SETS):   # titles and answers; the pooled out-of-scope messages
+        index, _ = build_articles(foreign.articles, f"{args.index}_{foreign.name}", own.embedder)
+        sets[foreign.name] = collect(index, foreign.questions, pool, sources)
+        print(f"{foreign.name}: collected", flush=True)
     for foreign in hint3_sets(args.hint3):
         folder = f"{args.index}_{foreign.name.lower().replace(' ', '_')}"
         index, _ = build_articles(foreign.articles, folder, own.embedder)
