@@ -10,7 +10,9 @@ thousand chunks (see docs/kb_index.md, "Measured").
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 
 import bm25s
 import numpy as np
@@ -45,9 +47,11 @@ class KeywordIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.size = len(texts)
         self._retriever: bm25s.BM25 | None = None
+        corpus = [tokenize(t) or [""] for t in texts]
+        self.doc_terms = [frozenset(doc) for doc in corpus]    # each document's words (stemmed)
+        self._df = Counter(t for doc in self.doc_terms for t in doc)
         if texts:
             retriever = bm25s.BM25(k1=k1, b=b)
-            corpus = [tokenize(t) or [""] for t in texts]
             retriever.index(corpus, show_progress=False)
             self._retriever = retriever
 
@@ -59,6 +63,15 @@ class KeywordIndex:
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float32)
+
+    def idf(self, term: str) -> float:
+        """The term's BM25 weight (Lucene idf, as bm25s scores); an unknown term weighs
+        most: it is the rarest."""
+        df = self._df.get(term, 0)
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def knows(self, term: str) -> bool:
+        return term in self._df
 
     def top(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(doc_ids, scores)`` of the ``k`` best documents with a positive score,

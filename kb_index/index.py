@@ -22,18 +22,28 @@ import numpy as np
 from . import manifest as manifest_file
 from . import settings
 from .articles import Article
-from .bm25 import KeywordIndex
+from .bm25 import KeywordIndex, tokenize
 from .chunking import Chunk, chunk_article
 from .errors import IndexCorrupt, KBError
 from .spelling import Speller
 from .search import (CONFIDENCE_SCORES, DEFAULT_FUSION, Hit, RankedArticle, SearchResult,
-                     candidate_depth, confidence, fuse, snippet, validate)
+                     candidate_depth, confidence, fuse, snippet, validate, word_evidence)
 from .sections import (NO_WORDS, Evidence, Section, Words, article_sections, asks_how, heading_match,
                        is_procedure, make_section, question_support, words)
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
 COMPACT_RATIO = 0.25   # rebuild the vector store once this share of rows are tombstones
+
+
+def _article_terms(keyword: KeywordIndex, rows: np.ndarray,
+                   row_article: list[str | None]) -> dict[str, frozenset[str]]:
+    """Every word (as BM25 tokenizes) of each article's chunks, for the confidence."""
+    terms: dict[str, set[str]] = {}
+    for doc, row in enumerate(rows.tolist()):
+        if row_article[row] is not None:
+            terms.setdefault(row_article[row], set()).update(keyword.doc_terms[doc])
+    return {article_id: frozenset(words) for article_id, words in terms.items()}
 
 
 class Index:
@@ -100,6 +110,7 @@ class Index:
             self._question_rows, self._first_section = question_rows, first_section
             self._section_rows, self._answered_rows = section_rows, answered_rows
             self._keyword, self._keyword_rows, self._speller = keyword
+            self._article_terms = _article_terms(keyword[0], keyword[1], row_article)
 
     @staticmethod
     def _keyword_for(articles: dict[str, Article], row_chunks: list[Chunk | None]) -> tuple:
@@ -224,8 +235,13 @@ class Index:
             dense = self._store.search(vector, depth, allowed)
         kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
         keyword = (self._keyword_rows[kw_rows], kw_scores)
-        return fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
-                    question_rows=self._question_rows)
+        ranked = fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
+                      question_rows=self._question_rows)
+        if ranked:   # the words of the query that the first article has: its confidence
+            terms = self._article_terms.get(ranked[0].article_id, frozenset())
+            ranked[0].coverage, ranked[0].unknown = word_evidence(
+                tokenize(query), terms, self._keyword.idf, self._keyword.knows)
+        return ranked
 
     def correct(self, query: str) -> str:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""

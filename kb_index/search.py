@@ -30,8 +30,10 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from .articles import AUDIENCES
+from .bm25 import stem
 from .errors import QueryError
 from .sections import Section
 
@@ -46,6 +48,8 @@ SECOND_CHUNK_WEIGHT = 0.4       # weighted: article = (best chunk + 0.4 * its 2n
 CONFIDENCE_DENSE_WEIGHT = 0.7   # "weighted" confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
+COVERAGE_WEIGHT = 0.15          # confidence: + 0.15 * share of the query's words (by idf) in the article
+UNKNOWN_WEIGHT = 0.15           #   - 0.15 * share of its words (by idf) that no article has
 MAX_K = 100
 CANDIDATES = 50                 # chunks taken from each retriever (10 * k when larger)
 SNIPPET_CHARS = 240
@@ -82,6 +86,8 @@ class RankedArticle:
     snippet_score: float = float("-inf")
     rows: list[int] = field(default_factory=list)
     keyword_rows: dict[int, float] = field(default_factory=dict)  # BM25 of its candidate chunks
+    coverage: float = 0.0          # share of the query's words, by idf, found in the article
+    unknown: float = 0.0           # share of the query's words, by idf, that the KB has nowhere
 
 
 def candidate_depth(k: int) -> int:
@@ -202,23 +208,49 @@ CONFIDENCE_SCORES = ("fused", "weighted")
 
 
 def confidence(best: RankedArticle | None, score: str = "fused") -> float:
-    """How sure the search is that ``best`` answers the query, from 0 to 1.
+    """How sure the search is that ``best`` answers the query, from 0 to 1:
+
+        (score + 0.3 * min(1, bm25 / 8) + 0.15 * coverage - 0.15 * unknown) / 1.45
 
     Rank-based scores cannot say that (the best of bad hits is still first), so this
-    uses absolute evidence: a fusion score of the article plus a bonus for a high absolute
-    BM25 score, saturating at ``KEYWORD_SATURATION``.  ``score`` (the
-    ``confidence_score`` setting): ``fused``, the weighted fusion's article score (BM25
-    over max(best, floor), plus its second best chunk); ``weighted``, the best chunk's
-    ``0.7 * cosine + 0.3 * bm25 / best bm25`` (the formula before issue 16's third
-    round).  Which is better depends on the KB: `eval` measures both (docs/kb_index.md,
-    "Answerable")."""
+    uses absolute evidence: a fusion score of the article, a bonus for a high absolute
+    BM25 score (saturating at ``KEYWORD_SATURATION``), the share of the query's words
+    that the article contains and the share that the KB has nowhere (both weighted by
+    idf: :func:`word_evidence`; a question about another company's product names words
+    that no article has).  ``score`` (the ``confidence_score`` setting): ``fused``, the
+    weighted fusion's article score (BM25 over max(best, floor), plus its second best
+    chunk); ``weighted``, the best chunk's ``0.7 * cosine + 0.3 * bm25 / best bm25``.
+    Constants chosen leaving one set out (docs/kb_index.md, "Answerable")."""
     if best is None:
         return 0.0
     if score not in CONFIDENCE_SCORES:
         raise QueryError(f"confidence score must be one of {', '.join(CONFIDENCE_SCORES)}, got {score!r}")
     base = best.fused if score == "fused" else best.weighted
     bonus = KEYWORD_BONUS * min(1.0, best.keyword / KEYWORD_SATURATION)
-    return float(max(0.0, min(1.0, (base + bonus) / (1 + KEYWORD_BONUS))))
+    words = COVERAGE_WEIGHT * best.coverage - UNKNOWN_WEIGHT * best.unknown
+    return float(max(0.0, min(1.0, (base + bonus + words) / (1 + KEYWORD_BONUS + COVERAGE_WEIGHT))))
+
+
+# function words do not say what a question is about (BM25's own list is shorter)
+_FUNCTION_WORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(stem(w) for w in STOPWORDS_EN_PLUS)
+
+
+def word_evidence(query_terms: list[str], article_terms: set[str] | frozenset[str],
+                  idf, known) -> tuple[float, float]:
+    """``(coverage, unknown)`` for :class:`RankedArticle`: the shares of the query's
+    distinct terms (BM25's tokens less a longer list of function words: "how", "my",
+    "can"), each weighted by its ``idf(term)``, that ``article_terms`` contains and that
+    the KB does not ``known(term)``.  Both are shares, so they mean the same on a
+    KB of 20 articles and of 20,000 (unlike a raw BM25 score).  A query with no terms
+    (only stop words: "hi", "what is this") is all unknown, ``(0.0, 1.0)``."""
+    terms = [t for t in dict.fromkeys(query_terms) if t not in _FUNCTION_WORDS]
+    weights = [idf(t) for t in terms]
+    total = sum(weights)
+    if not terms or total <= 0:
+        return 0.0, 1.0
+    covered = sum(w for t, w in zip(terms, weights) if t in article_terms)
+    unknown = sum(w for t, w in zip(terms, weights) if not known(t))
+    return covered / total, unknown / total
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

@@ -72,15 +72,6 @@ def test_the_confidence_score_is_a_setting(monkeypatch, index_dir, embedder, ind
         open_index(index_dir, embedder=embedder, confidence_score="cosine")
 
 
-def test_confidence_starts_from_the_chosen_score():
-    from kb_index.search import RankedArticle, confidence
-
-    best = RankedArticle("a", 0, score=0.5, weighted=0.9, fused=0.5, keyword=8.0)
-    assert confidence(best, "fused") == pytest.approx((0.5 + 0.3) / 1.3)
-    assert confidence(best, "weighted") == pytest.approx((0.9 + 0.3) / 1.3)
-    assert confidence(None) == 0.0
-
-
 def test_threshold_from_environment(monkeypatch, index_dir, embedder, index):
     monkeypatch.setenv("CARE_KB_ANSWER_THRESHOLD", "0.99")
     assert open_index(index_dir, embedder=embedder).answer_threshold == 0.99
