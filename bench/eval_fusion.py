@@ -32,8 +32,10 @@ from kb_index.building import build_articles, open_index  # noqa: E402
 from kb_index.evaluate import EVAL_K, _audience, hint3_sets, load_questions  # noqa: E402
 
 
-def collect(index, questions: list[dict]) -> list[tuple]:
-    """Per question: (dense candidates, BM25 candidates, row -> article, question rows, gold)."""
+def collect(index, questions: list[dict]) -> tuple:
+    """Per question: (dense candidates, BM25 candidates, gold); then row -> article, the
+    question rows, and extras for scoring other evidence offline (query vectors, every
+    chunk's vector and kind, the articles' titles)."""
     texts = [index.correct(q["question"]) for q in questions]
     vectors = index.embedder.encode(texts)
     out = []
@@ -44,11 +46,16 @@ def collect(index, questions: list[dict]) -> list[tuple]:
             dense = index._store.search(vector, depth, allowed)
             rows, scores = index._keyword.top(text, depth, allowed[index._keyword_rows])
             out.append((dense, (index._keyword_rows[rows], scores), set(q["article_ids"])))
-    return out, index._row_article, index._question_rows
+        extras = {"queries": texts, "query_vectors": np.asarray(vectors, dtype=np.float32),
+                  "vectors": index._store.all_vectors(),
+                  "kinds": [c.kind if c is not None else None for c in index._row_chunks],
+                  "headings": [c.heading if c is not None else None for c in index._row_chunks],
+                  "titles": {a.id: a.title for a in index._articles.values()}}
+    return out, index._row_article, index._question_rows, extras
 
 
 def recall_at_1(collected, method: str, fusion: str) -> float:
-    items, row_article, question_rows = collected
+    items, row_article, question_rows = collected[:3]
     hits = 0
     for dense, keyword, gold in items:
         ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows)
