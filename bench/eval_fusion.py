@@ -1,8 +1,9 @@
 """How the fusion of BM25 and dense candidates is chosen so that it holds on every set.
 
 The sets are the ones ``python -m kb_index eval --hint3 DIR`` measures: our KB as shipped
-(front-matter questions), the same articles imported without them, and HINT3's three
-support bots as foreign KBs (kb_index.evaluate.hint3_sets). The candidate lists of both
+(front-matter questions), the same articles imported without them, the foreign FAQ sets
+imported as is, titles and answers (kb_index.evaluate.faq_set; COVID-QA), and HINT3's
+three support bots as foreign KBs (kb_index.evaluate.hint3_sets). The candidate lists of both
 retrievers are collected once per question; every fusion variant is then scored from
 them (Recall@1 of the article ranking; the same code path as ``Index.rank``).
 
@@ -29,7 +30,8 @@ import numpy as np  # noqa: E402
 from kb_index import search as search_module  # noqa: E402
 from kb_index.articles import load_articles  # noqa: E402
 from kb_index.building import build_articles, open_index  # noqa: E402
-from kb_index.evaluate import EVAL_K, _audience, hint3_sets, load_questions  # noqa: E402
+from kb_index.evaluate import (EVAL_K, FAQ_SETS, _audience, faq_set, hint3_sets,  # noqa: E402
+                               load_questions)
 
 
 def collect(index, questions: list[dict]) -> tuple:
@@ -92,6 +94,9 @@ def main() -> int:
     plain = [replace(a, questions=(), question_sections=()) for a in load_articles(args.source)]
     imported, _ = build_articles(plain, f"{args.index}_imported", own.embedder)
     sets = {"own": collect(own, questions), "own imported": collect(imported, questions)}
+    for foreign in map(faq_set, FAQ_SETS):
+        index, _ = build_articles(foreign.articles, f"{args.index}_{foreign.name}", own.embedder)
+        sets[foreign.name] = collect(index, foreign.questions)
     for foreign in hint3_sets(args.hint3):
         folder = f"{args.index}_{foreign.name.lower().replace(' ', '_')}"
         index, _ = build_articles(foreign.articles, folder, own.embedder)

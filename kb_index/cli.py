@@ -12,7 +12,8 @@ from . import settings
 from .articles import load_articles
 from .building import build, build_articles, open_index
 from .errors import KBError
-from .evaluate import evaluate, format_summary, format_table, hint3_messages, hint3_sets, load_questions
+from .evaluate import (FAQ_SETS, evaluate, faq_set, format_summary, format_table, hint3_messages,
+                       hint3_sets, load_questions)
 from .search import FUSIONS
 
 
@@ -49,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="index of the same articles without their question lists, as a company "
                              "would import its FAQ, built or updated here (default: <index>_imported; "
                              "'' to skip)")
+    p_eval.add_argument("--faq-set", action="append", default=None, metavar="DIR",
+                        help="a foreign FAQ imported as is (DIR/faq.jsonl or faq.csv: id, title, "
+                             "answer[, url]; DIR/queries.jsonl: question, article_ids), index built "
+                             "in <index>_<DIR's name>; repeat for more (default: "
+                             f"{', '.join(FAQ_SETS)})")
     p_eval.add_argument("--no-foreign", action="store_true",
-                        help="with --hint3, do not also evaluate HINT3's bots as foreign KBs "
-                             "(indexes built in <index>_hint3_<bot>)")
+                        help="evaluate no foreign set: neither the FAQ sets nor, with --hint3, "
+                             "HINT3's bots (indexes built in <index>_hint3_<bot>)")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -101,6 +107,15 @@ def _eval(args: argparse.Namespace) -> int:
         plain_index, _ = build_articles(imported, imported_dir, index.embedder, **options)
         sets.append(("KB imported as is (titles and text, no question lists)", plain_index))
     runs = [(title, searched, questions, oos, extra) for title, searched in sets]
+    # an FAQ set without out-of-scope messages of its own is measured against the pooled ones
+    pooled = {"data/eval": [q["question"] for q in oos], **(extra or {})}
+    for folder in ([] if args.no_foreign else args.faq_set or FAQ_SETS):
+        foreign = faq_set(folder)
+        faq_index, _ = build_articles(foreign.articles, f"{args.index.rstrip('/')}_{foreign.name}",
+                                      index.embedder, **options)
+        runs.append((f"Foreign: {foreign.name} (an FAQ imported as is: titles and answers, no "
+                     f"question lists)", faq_index, foreign.questions, foreign.out_of_scope,
+                     None if foreign.out_of_scope else pooled))
     if args.hint3 and not args.no_foreign:
         for foreign in hint3_sets(args.hint3):
             folder = f"{args.index.rstrip('/')}_{foreign.name.lower().replace(' ', '_')}"

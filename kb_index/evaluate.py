@@ -17,7 +17,9 @@ shufflings of ``CV_FOLDS`` folds.  Out-of-scope messages from other sources (HIN
 real customers) join the pool with ``extra_oos``.
 
 :func:`hint3_sets` turns HINT3's three support bots into foreign KBs with their own
-questions and out-of-scope messages (``python -m kb_index eval --hint3``).
+questions and out-of-scope messages (``python -m kb_index eval --hint3``); :func:`faq_set`
+reads a foreign FAQ imported as is, titles and answers (``data/foreign/covid_qa``, or a
+company's own FAQ export with its customers' questions).
 
 An in-scope question with ``sections`` (``"<article id>#<anchor>"``) also scores the
 *passage* shown for its first hit: right when the first article is right and the
@@ -103,11 +105,46 @@ def hint3_messages(root: str | Path) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class ForeignSet:
-    """A KB and its eval questions that none of us wrote (:func:`hint3_sets`)."""
+    """A KB and its eval questions that none of us wrote (:func:`hint3_sets`, :func:`faq_set`)."""
     name: str
     articles: list[Article]
     questions: list[dict]        # in-scope: {"question", "article_ids"}
-    out_of_scope: list[dict]     # the same customers' messages the bot could not place
+    out_of_scope: list[dict]     # the same customers' messages the bot could not place; empty:
+                                 # none of its own (eval uses the pooled out-of-scope messages)
+
+
+FAQ_FIELDS = ("id", "title", "answer")   # required in each FAQ record; "url" optional
+FAQ_SETS = ("data/foreign/covid_qa",)    # the foreign FAQ sets in the repo: eval runs them by default
+
+
+def faq_set(folder: str | Path) -> ForeignSet:
+    """An FAQ imported as a KB the way a customer imports one: one article per entry,
+    titled with its question, whose body is its answer, with no question lists.
+
+    ``folder`` holds ``faq.jsonl`` (one ``{"id", "title", "answer", "url"?}`` a line; other
+    fields are kept in the file, not read) or ``faq.csv`` (the same columns), and
+    ``queries.jsonl`` (:func:`load_questions`: the customers' questions with the ids of the
+    entries that answer them); optionally ``out_of_scope.jsonl``. The set is named after
+    the folder (``data/foreign/covid_qa``: ``covid_qa``)."""
+    folder = Path(folder)
+    if (folder / "faq.jsonl").is_file():
+        path, records = folder / "faq.jsonl", load_questions(folder / "faq.jsonl", FAQ_FIELDS)
+    elif (folder / "faq.csv").is_file():
+        path = folder / "faq.csv"
+        with path.open(encoding="utf-8", newline="") as handle:
+            records = list(csv.DictReader(handle))
+    else:
+        raise KBError(f"{folder}: no faq.jsonl or faq.csv (an FAQ of title and answer records)")
+    articles = []
+    for number, record in enumerate(records, 1):
+        missing = [f for f in FAQ_FIELDS if not str(record.get(f) or "").strip()]
+        if missing:
+            raise KBError(f"{path}: record {number} has no {', '.join(missing)}")
+        articles.append(Article(id=record["id"].strip(), title=record["title"], body=record["answer"],
+                                url=str(record.get("url") or ""), source=f"{path}:{number}"))
+    oos = folder / "out_of_scope.jsonl"
+    return ForeignSet(folder.name, articles, load_questions(folder / "queries.jsonl"),
+                      load_questions(oos) if oos.is_file() else [])
 
 
 HINT3_OOS = "NO_NODES_DETECTED"
@@ -160,9 +197,12 @@ def _hint3_title(label: str) -> str:
     return label.replace("_", " ").strip().capitalize()
 
 
-def load_questions(path: str | Path) -> list[dict]:
-    """Read a JSONL eval file; :class:`KBError` naming the file and line on bad input."""
+def load_questions(path: str | Path, fields: tuple[str, ...] = ()) -> list[dict]:
+    """Read a JSONL eval file; :class:`KBError` naming the file and line on bad input.
+    ``fields``: the string fields each record needs instead of 'question' and 'article_ids'."""
     path = Path(path)
+    if not path.is_file():
+        raise KBError(f"{path}: no such file")
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -171,7 +211,10 @@ def load_questions(path: str | Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise KBError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or not isinstance(record.get("question"), str) \
+        if fields:
+            if not isinstance(record, dict) or not all(isinstance(record.get(f), str) for f in fields):
+                raise KBError(f"{path}:{number}: needs the strings {', '.join(map(repr, fields))}")
+        elif not isinstance(record, dict) or not isinstance(record.get("question"), str) \
                 or not isinstance(record.get("article_ids", []), list):
             raise KBError(f"{path}:{number}: needs a 'question' string and an 'article_ids' list")
         records.append(record)

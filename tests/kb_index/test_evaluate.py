@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import kb_index.building
+import kb_index.cli
 from kb_index import KBError
 from kb_index.cli import main
 from kb_index.embedding import FakeEmbedder
@@ -140,7 +141,8 @@ def test_cli_build_search_eval(fake_model, kb_dir, tmp_path, capsys):
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
     oos = write_jsonl(tmp_path / "o.jsonl", OOS)
     assert main(["eval", "--questions", str(questions), "--oos", str(oos), "--index", out,
-                 "--source", str(kb_dir), "--imported-index", str(tmp_path / "imported")]) == 0
+                 "--source", str(kb_dir), "--imported-index", str(tmp_path / "imported"),
+                 "--no-foreign"]) == 0
     table = capsys.readouterr().out
     assert re.search(r"\| hybrid \(weighted\) \| 1\.000 \|", table)
     assert table.count("| hybrid (weighted) |") == 4 and "KB imported as is" in table
@@ -187,15 +189,52 @@ def test_hint3_sets_import_each_bot_as_a_kb_of_its_intents(tmp_path):
         hint3_sets(tmp_path / "nowhere")
 
 
+def _faq_folder(root):
+    """A foreign FAQ of three entries, titles and answers, and five customers' questions."""
+    root.mkdir()
+    write_jsonl(root / "faq.jsonl", [
+        {"id": "pets", "title": "Can my dog catch the virus?", "answer": "There is no evidence that "
+         "pets spread it; wash your hands after touching animals.", "url": "https://example.org/pets"},
+        {"id": "masks", "title": "Should I wear a mask?", "answer": "Wear a cloth face covering in "
+         "public places where distancing is hard.", "url": "https://example.org/masks"},
+        {"id": "testing", "title": "Where can I get tested?", "answer": "Call your doctor or the "
+         "local health department to find a testing site.", "url": "https://example.org/testing"}])
+    write_jsonl(root / "queries.jsonl", [
+        {"question": q, "article_ids": [a], "kind": "paraphrase"} for q, a in (
+            ("can dogs catch the virus", "pets"), ("is a mask needed in public", "masks"),
+            ("where to get tested", "testing"), ("do pets spread it", "pets"),
+            ("face covering in public places", "masks"))])
+    return root
+
+
 def test_cli_eval_runs_the_foreign_sets_in_the_same_command(fake_model, kb_dir, tmp_path, capsys):
     questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
     oos = write_jsonl(tmp_path / "o.jsonl", OOS)
     hint3 = _hint3_folder(tmp_path / "hint3")
+    faq = _faq_folder(tmp_path / "shopfaq")
     assert main(["eval", "--questions", str(questions), "--oos", str(oos), "--index", str(tmp_path / "idx"),
-                 "--source", str(kb_dir), "--imported-index", "", "--hint3", str(hint3)]) == 0
+                 "--source", str(kb_dir), "--imported-index", "", "--hint3", str(hint3),
+                 "--faq-set", str(faq)]) == 0
     out = capsys.readouterr().out
     assert "## KB as shipped" in out and "## Foreign: HINT3 shop" in out
-    assert out.count("Fusion (hybrid (weighted))") == 2     # the fusion's margins, per set
+    assert "## Foreign: shopfaq (an FAQ imported as is" in out
+    # no out-of-scope messages of its own: measured against the pooled ones (ours + HINT3's)
+    assert "5 in-scope questions, 0 out-of-scope + 2 from other sources" in out
+    assert out.count("Fusion (hybrid (weighted))") == 3     # the fusion's margins, per set
     summary = out.split("## Summary")[1]
     assert "| KB as shipped |" in summary and "| Foreign: HINT3 shop |" in summary
-    assert (tmp_path / "idx_hint3_shop").is_dir()
+    assert "| Foreign: shopfaq |" in summary
+    assert (tmp_path / "idx_hint3_shop").is_dir() and (tmp_path / "idx_shopfaq").is_dir()
+
+
+def test_cli_eval_measures_the_faq_sets_in_the_repo_by_default(fake_model, kb_dir, tmp_path, capsys,
+                                                               monkeypatch):
+    monkeypatch.setattr(kb_index.cli, "FAQ_SETS", (str(_faq_folder(tmp_path / "covid")),))
+    questions = write_jsonl(tmp_path / "q.jsonl", QUESTIONS)
+    oos = write_jsonl(tmp_path / "o.jsonl", OOS)
+    common = ["eval", "--questions", str(questions), "--oos", str(oos), "--index", str(tmp_path / "idx"),
+              "--source", str(kb_dir), "--imported-index", ""]
+    assert main(common) == 0
+    assert "## Foreign: covid (an FAQ imported as is" in capsys.readouterr().out
+    assert main(common + ["--no-foreign"]) == 0
+    assert "## Foreign" not in capsys.readouterr().out
