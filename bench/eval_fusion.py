@@ -10,7 +10,8 @@ them (Recall@1 of the article ranking; the same code path as ``Index.rank``).
 A variant's constant is chosen leaving one set out: the value with the best *worst
 margin* (hybrid Recall@1 minus the better of dense and BM25) over the other sets, then
 measured on the set left out. The figure to trust is that held-out margin per set.
-The result and the choice (weight 0.7, floor 12, arbiter 2, second chunk 0.3):
+The result and the choice (weight 0.7, floor 12, arbiter 2, second chunk 0.4, article
+vector 0.1):
 docs/kb_index.md, "Fusion on every set".
 
     PYTHONPATH=. .venv/bin/python bench/eval_fusion.py --hint3 ../shared/data/hint3
@@ -58,15 +59,43 @@ def collect(index, questions: list[dict]) -> tuple:
 
 def recall_at_1(collected, method: str, fusion: str) -> float:
     items, row_article, question_rows = collected[:3]
+    cosines = article_cosines(collected)
     hits = 0
-    for dense, keyword, gold in items:
-        ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows)
+    for i, (dense, keyword, gold) in enumerate(items):
+        ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows,
+                                    cosines[i] if method == "hybrid" else None)
         hits += bool(ranked) and ranked[0].article_id in gold
     return hits / len(items)
 
 
+_COSINES: dict[int, list] = {}
+
+
+def article_cosines(collected) -> list:
+    """Per question, the query's cosine with each article's vector (the unit mean of all
+    its chunks' vectors, as ``Index._article_cosine``), or None without the extras."""
+    if id(collected) in _COSINES:
+        return _COSINES[id(collected)]
+    items, row_article = collected[0], collected[1]
+    if len(collected) < 4:
+        return _COSINES.setdefault(id(collected), [None] * len(items))
+    extras = collected[3]
+    rows: dict[str, list[int]] = {}
+    for row, article_id in enumerate(row_article):
+        if article_id is not None:
+            rows.setdefault(article_id, []).append(row)
+    ids = list(rows)
+    means = np.stack([extras["vectors"][rows[a]].mean(axis=0) for a in ids])
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    table = extras["query_vectors"] @ means.T       # (questions, articles)
+    slot = {a: j for j, a in enumerate(ids)}
+    return _COSINES.setdefault(id(collected), [
+        (lambda a, row=table[i]: float(row[slot[a]])) for i in range(len(items))])
+
+
 # every variant starts from the plain weighted sum: no floor, no arbiter
-PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60, "SECOND_CHUNK_WEIGHT": 0.0}
+PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60, "SECOND_CHUNK_WEIGHT": 0.0,
+         "ARTICLE_VECTOR_WEIGHT": 0.0}
 
 
 def with_constants(**constants):
@@ -125,6 +154,11 @@ def report(sets: dict) -> int:
         "weighted + shortlist + second chunk": [
             {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a}
             for w in (0.6, 0.7, 0.8) for n in (1, 2, 3) for a in (0.1, 0.2, 0.3, 0.4, 0.5)],
+        # issue 16, fourth round: + the query's cosine with the article's vector (mean chunk)
+        "weighted + shortlist + second chunk + article vector": [
+            {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a,
+             "ARTICLE_VECTOR_WEIGHT": v}
+            for n in (2, 3) for a in (0.2, 0.3, 0.4, 0.5) for v in (0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2)],
     }
     table: dict[tuple[str, object], dict[str, float]] = {}
     for fusion, grid in variants.items():

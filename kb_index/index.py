@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -81,7 +82,10 @@ class Index:
         first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
         section_rows: dict[str, list[int]] = {}   # each article's chunks of text, in order
         answered_rows: dict[str, list[int]] = {}  # its questions that name their section
+        article_rows: dict[str, list[int]] = {}   # all its chunks (the article's vector)
         for i, c in enumerate(row_chunks):
+            if c is not None:
+                article_rows.setdefault(c.article_id, []).append(i)
             if c is not None and c.kind == "question":
                 questions.add(i)
                 if c.heading:
@@ -99,6 +103,7 @@ class Index:
             self._employee = employee
             self._question_rows, self._first_section = question_rows, first_section
             self._section_rows, self._answered_rows = section_rows, answered_rows
+            self._article_rows, self._article_vectors = article_rows, {}  # filled on first use
             self._keyword, self._keyword_rows, self._speller = keyword
 
     @staticmethod
@@ -217,6 +222,7 @@ class Index:
         """Call with ``self._lock`` held.  ``allowed``: rows to search instead of the
         audience's (the self-search leaves chunks out)."""
         depth = candidate_depth(k)
+        left_out = allowed
         if allowed is None:
             allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
@@ -224,8 +230,27 @@ class Index:
             dense = self._store.search(vector, depth, allowed)
         kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
         keyword = (self._keyword_rows[kw_rows], kw_scores)
+        article_cosine = None
+        if vector is not None and method == "hybrid":
+            article_cosine = self._article_cosine(np.asarray(vector, dtype=np.float32),
+                                                  None if left_out is None else allowed)
         return fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
-                    question_rows=self._question_rows)
+                    question_rows=self._question_rows, article_cosine=article_cosine)
+
+    def _article_cosine(self, vector: np.ndarray, allowed: np.ndarray | None) -> Callable[[str], float]:
+        """The cosine of ``vector`` with an article's vector: the unit mean of its chunks'
+        vectors (questions included), computed once per article and state; over the
+        ``allowed`` rows only when given (the self-search leaves chunks out).  Call with
+        ``self._lock`` held."""
+        def cosine(article_id: str) -> float:
+            rows = self._article_rows.get(article_id, [])
+            if allowed is not None:
+                return float(_unit_mean(self._store.vectors([r for r in rows if allowed[r]])) @ vector)
+            mean = self._article_vectors.get(article_id)
+            if mean is None:
+                mean = self._article_vectors[article_id] = _unit_mean(self._store.vectors(rows))
+            return float(mean @ vector)
+        return cosine
 
     def correct(self, query: str) -> str:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
@@ -410,3 +435,12 @@ class Index:
         index._generation = data.get("generation")
         return index
 
+
+
+def _unit_mean(vectors: np.ndarray) -> np.ndarray:
+    """The mean of ``vectors`` scaled to unit length (zeros when there are none)."""
+    if not len(vectors):
+        return np.zeros(vectors.shape[1], dtype=np.float32)
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else mean

@@ -9,7 +9,11 @@ chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
   max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
   an article scores ``(best chunk + SECOND_CHUNK_WEIGHT * second best chunk) / (1 +
   SECOND_CHUNK_WEIGHT)``: two of its chunks (two of its questions, a question and its
-  text) matching is better evidence than one;
+  text) matching is better evidence than one (``RankedArticle.fused``); it is ordered by
+  ``(fused + ARTICLE_VECTOR_WEIGHT * article cosine) / (1 + ARTICLE_VECTOR_WEIGHT)``, the
+  article cosine being the query's with the mean of all the article's chunk vectors
+  (``article_cosine``, given by the index): how near the query is to the article as a
+  whole, not to one chunk of it;
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
 - ``zscore``: each list's scores standardised over its candidates, then weighted.
@@ -27,6 +31,7 @@ the best hit, compared with the ``answer_threshold`` setting.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +48,7 @@ DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / m
 SHORTLIST = 2                   # the first article is one of each list's first N articles
 BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
 SECOND_CHUNK_WEIGHT = 0.4       # weighted: article = (best chunk + 0.4 * its 2nd best) / 1.4
+ARTICLE_VECTOR_WEIGHT = 0.1     # weighted: order by (fused + 0.1 * cosine with the article's vector) / 1.1
 CONFIDENCE_DENSE_WEIGHT = 0.7   # "weighted" confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
@@ -73,7 +79,7 @@ class SearchResult:
 class RankedArticle:
     article_id: str
     row: int                  # the article's best chunk
-    score: float              # fused score, used for ordering
+    score: float              # the score it is ordered by (weighted: fused and article vector)
     weighted: float = 0.0          # best weighted-fusion score among its chunks (BM25 / best)
     fused: float = 0.0             # the weighted fusion's article score (floor, second chunk)
     cosine: float | None = None    # best dense similarity among the article's chunks
@@ -105,9 +111,12 @@ def validate(query: object, k: object, audience: object, max_chars: int) -> str:
 
 def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray],
          row_article: list[str | None], method: str = "hybrid", fusion: str = DEFAULT_FUSION,
-         question_rows: frozenset[int] | set[int] = frozenset()) -> list[RankedArticle]:
+         question_rows: frozenset[int] | set[int] = frozenset(),
+         article_cosine: Callable[[str], float] | None = None) -> list[RankedArticle]:
     """Articles ranked best first from ``(rows, scores)`` of each retriever.
-    ``question_rows`` (chunks that are customer questions) rank but are never snippets."""
+    ``question_rows`` (chunks that are customer questions) rank but are never snippets.
+    ``article_cosine``: the query's cosine with an article's vector (the weighted hybrid
+    fusion adds ``ARTICLE_VECTOR_WEIGHT`` of it to the order; ``fused`` stays without it)."""
     if method not in METHODS:
         raise QueryError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if fusion not in FUSIONS:
@@ -159,6 +168,9 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         ranked.fused = (scores[0] + SECOND_CHUNK_WEIGHT * second) / (1 + SECOND_CHUNK_WEIGHT)
         if method == "hybrid" and fusion == "weighted":
             ranked.score = ranked.fused
+            if article_cosine is not None and ARTICLE_VECTOR_WEIGHT:
+                ranked.score = (ranked.fused + ARTICLE_VECTOR_WEIGHT * article_cosine(ranked.article_id)) \
+                    / (1 + ARTICLE_VECTOR_WEIGHT)
     ordered = sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
     if method == "hybrid" and SHORTLIST and cosine and bm25:
         # the answer is an article one of the retrievers put first (of its first SHORTLIST):
