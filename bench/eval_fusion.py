@@ -57,40 +57,56 @@ def collect(index, questions: list[dict]) -> tuple:
     return out, index._row_article, index._question_rows, extras
 
 
-def recall_at_1(collected, method: str, fusion: str) -> float:
+def recall_at_1(collected, method: str, fusion: str, whole_articles: bool = False) -> float:
+    """``whole_articles``: give the fusion the articles' chunk counts and vectors, as
+    ``Index`` does since issue 16's fourth round (search.ArticleEvidence)."""
     items, row_article, question_rows = collected[:3]
-    cosines = article_cosines(collected)
+    evidence = article_evidence(collected) if whole_articles else [None] * len(items)
     hits = 0
-    for i, (dense, keyword, gold) in enumerate(items):
+    for (dense, keyword, gold), articles in zip(items, evidence):
         ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows,
-                                    cosines[i] if method == "hybrid" else None)
+                                    articles if method == "hybrid" else None)
         hits += bool(ranked) and ranked[0].article_id in gold
     return hits / len(items)
 
 
-_COSINES: dict[int, list] = {}
+class CachedArticles:
+    """search.ArticleEvidence from the collected extras, as ``index._ArticleEvidence``
+    computes it: each article's chunk count and the unit mean of its chunks' vectors."""
+
+    def __init__(self, chunks: dict[str, int], cosines: np.ndarray, slot: dict[str, int]) -> None:
+        self._chunks, self._cosines, self._slot = chunks, cosines, slot
+
+    def chunks(self, article_id: str) -> int:
+        return self._chunks[article_id]
+
+    def cosine(self, article_id: str) -> float:
+        return float(self._cosines[self._slot[article_id]])
 
 
-def article_cosines(collected) -> list:
-    """Per question, the query's cosine with each article's vector (the unit mean of all
-    its chunks' vectors, as ``Index._article_cosine``), or None without the extras."""
-    if id(collected) in _COSINES:
-        return _COSINES[id(collected)]
-    items, row_article = collected[0], collected[1]
-    if len(collected) < 4:
-        return _COSINES.setdefault(id(collected), [None] * len(items))
-    extras = collected[3]
-    rows: dict[str, list[int]] = {}
-    for row, article_id in enumerate(row_article):
-        if article_id is not None:
-            rows.setdefault(article_id, []).append(row)
-    ids = list(rows)
-    means = np.stack([extras["vectors"][rows[a]].mean(axis=0) for a in ids])
-    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    table = extras["query_vectors"] @ means.T       # (questions, articles)
-    slot = {a: j for j, a in enumerate(ids)}
-    return _COSINES.setdefault(id(collected), [
-        (lambda a, row=table[i]: float(row[slot[a]])) for i in range(len(items))])
+_EVIDENCE: dict[int, list] = {}
+
+
+def article_evidence(collected) -> list:
+    """Per question, a :class:`CachedArticles` (a cache saved before the extras: ``None``)."""
+    if id(collected) not in _EVIDENCE:
+        items, row_article = collected[0], collected[1]
+        if len(collected) < 4:
+            _EVIDENCE[id(collected)] = [None] * len(items)
+            return _EVIDENCE[id(collected)]
+        extras = collected[3]
+        rows: dict[str, list[int]] = {}
+        for row, article_id in enumerate(row_article):
+            if article_id is not None:
+                rows.setdefault(article_id, []).append(row)
+        ids = list(rows)
+        means = np.stack([extras["vectors"][rows[a]].mean(axis=0) for a in ids])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        table = extras["query_vectors"] @ means.T       # (questions, articles)
+        slot = {a: j for j, a in enumerate(ids)}
+        chunks = {a: len(r) for a, r in rows.items()}
+        _EVIDENCE[id(collected)] = [CachedArticles(chunks, table[i], slot) for i in range(len(items))]
+    return _EVIDENCE[id(collected)]
 
 
 # every variant starts from the plain weighted sum: no floor, no arbiter
@@ -154,11 +170,13 @@ def report(sets: dict) -> int:
         "weighted + shortlist + second chunk": [
             {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a}
             for w in (0.6, 0.7, 0.8) for n in (1, 2, 3) for a in (0.1, 0.2, 0.3, 0.4, 0.5)],
-        # issue 16, fourth round: + the query's cosine with the article's vector (mean chunk)
-        "weighted + shortlist + second chunk + article vector": [
-            {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a,
+        # issue 16, fourth round: whole articles: a one-chunk article is not penalised for
+        # having no second chunk, and + the query's cosine with the article's vector
+        "weighted + shortlist + second chunk + whole article": [
+            {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a,
              "ARTICLE_VECTOR_WEIGHT": v}
-            for n in (2, 3) for a in (0.2, 0.3, 0.4, 0.5) for v in (0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2)],
+            for w in (0.6, 0.7, 0.8) for n in (1, 2, 3) for a in (0.2, 0.3, 0.4, 0.5)
+            for v in (0.0, 0.05, 0.1, 0.15, 0.2)],
     }
     table: dict[tuple[str, object], dict[str, float]] = {}
     for fusion, grid in variants.items():
@@ -166,8 +184,8 @@ def report(sets: dict) -> int:
             old = with_constants(**{**PLAIN, **constants})
             try:
                 key = (fusion, tuple(sorted(constants.items())))
-                table[key] = {name: recall_at_1(c, "hybrid", fusion.split()[0]) - max(singles[name].values())
-                              for name, c in sets.items()}
+                table[key] = {name: recall_at_1(c, "hybrid", fusion.split()[0], "whole article" in fusion)
+                                    - max(singles[name].values()) for name, c in sets.items()}
             finally:
                 with_constants(**old)
     print("\nhybrid Recall@1 minus the better single retriever, every variant (in-sample):\n")

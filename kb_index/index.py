@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -222,7 +221,7 @@ class Index:
         """Call with ``self._lock`` held.  ``allowed``: rows to search instead of the
         audience's (the self-search leaves chunks out)."""
         depth = candidate_depth(k)
-        left_out = allowed
+        left_out = allowed          # rows the self-search leaves out count for no article
         if allowed is None:
             allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
@@ -230,27 +229,11 @@ class Index:
             dense = self._store.search(vector, depth, allowed)
         kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
         keyword = (self._keyword_rows[kw_rows], kw_scores)
-        article_cosine = None
+        articles = None
         if vector is not None and method == "hybrid":
-            article_cosine = self._article_cosine(np.asarray(vector, dtype=np.float32),
-                                                  None if left_out is None else allowed)
+            articles = _ArticleEvidence(self, np.asarray(vector, dtype=np.float32), left_out)
         return fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
-                    question_rows=self._question_rows, article_cosine=article_cosine)
-
-    def _article_cosine(self, vector: np.ndarray, allowed: np.ndarray | None) -> Callable[[str], float]:
-        """The cosine of ``vector`` with an article's vector: the unit mean of its chunks'
-        vectors (questions included), computed once per article and state; over the
-        ``allowed`` rows only when given (the self-search leaves chunks out).  Call with
-        ``self._lock`` held."""
-        def cosine(article_id: str) -> float:
-            rows = self._article_rows.get(article_id, [])
-            if allowed is not None:
-                return float(_unit_mean(self._store.vectors([r for r in rows if allowed[r]])) @ vector)
-            mean = self._article_vectors.get(article_id)
-            if mean is None:
-                mean = self._article_vectors[article_id] = _unit_mean(self._store.vectors(rows))
-            return float(mean @ vector)
-        return cosine
+                    question_rows=self._question_rows, articles=articles)
 
     def correct(self, query: str) -> str:
         """``query`` with misspelt words replaced by words of the KB (see spelling.py)."""
@@ -435,6 +418,32 @@ class Index:
         index._generation = data.get("generation")
         return index
 
+
+class _ArticleEvidence:
+    """The whole articles, as the fusion sees them (search.ArticleEvidence): how many
+    chunks each has and the query's cosine with its vector, the unit mean of its chunks'
+    vectors (questions included), kept per article until the index changes; counted over
+    the ``allowed`` rows only when given (the self-search leaves chunks out).  Use with
+    the index's ``_lock`` held."""
+
+    def __init__(self, index: Index, vector: np.ndarray, allowed: np.ndarray | None) -> None:
+        self._index, self._vector, self._allowed = index, vector, allowed
+
+    def _rows(self, article_id: str) -> list[int]:
+        rows = self._index._article_rows.get(article_id, [])
+        return rows if self._allowed is None else [r for r in rows if self._allowed[r]]
+
+    def chunks(self, article_id: str) -> int:
+        return len(self._rows(article_id))
+
+    def cosine(self, article_id: str) -> float:
+        if self._allowed is not None:
+            return float(_unit_mean(self._index._store.vectors(self._rows(article_id))) @ self._vector)
+        means = self._index._article_vectors
+        mean = means.get(article_id)
+        if mean is None:
+            mean = means[article_id] = _unit_mean(self._index._store.vectors(self._rows(article_id)))
+        return float(mean @ self._vector)
 
 
 def _unit_mean(vectors: np.ndarray) -> np.ndarray:
