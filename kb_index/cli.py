@@ -108,7 +108,7 @@ def _eval(args: argparse.Namespace) -> int:
         sets.append(("KB imported as is (titles and text, no question lists)", plain_index))
     runs = [(title, searched, questions, oos, extra) for title, searched in sets]
     # an FAQ set without out-of-scope messages of its own is measured against the pooled ones
-    pooled = {"data/eval": [q["question"] for q in oos], **(extra or {})}
+    pooled = {args.oos: [q["question"] for q in oos], **(extra or {})}
     for folder in ([] if args.no_foreign else args.faq_set or FAQ_SETS):
         foreign = faq_set(folder)
         faq_index, _ = build_articles(foreign.articles, f"{args.index.rstrip('/')}_{foreign.name}",
