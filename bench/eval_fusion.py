@@ -10,7 +10,8 @@ them (Recall@1 of the article ranking; the same code path as ``Index.rank``).
 A variant's constant is chosen leaving one set out: the value with the best *worst
 margin* (hybrid Recall@1 minus the better of dense and BM25) over the other sets, then
 measured on the set left out. The figure to trust is that held-out margin per set.
-The result and the choice (weight 0.7, floor 12, arbiter 2, second chunk 0.3):
+The result and the choice (weight 0.7, floor 12, arbiter 2, second chunk 0.4, article
+vector 0.1):
 docs/kb_index.md, "Fusion on every set".
 
     PYTHONPATH=. .venv/bin/python bench/eval_fusion.py --hint3 ../shared/data/hint3
@@ -34,8 +35,10 @@ from kb_index.evaluate import (EVAL_K, FAQ_SETS, _audience, faq_set, hint3_sets,
                                load_questions)
 
 
-def collect(index, questions: list[dict]) -> list[tuple]:
-    """Per question: (dense candidates, BM25 candidates, row -> article, question rows, gold)."""
+def collect(index, questions: list[dict]) -> tuple:
+    """Per question: (dense candidates, BM25 candidates, gold); then row -> article, the
+    question rows, and extras for scoring other evidence offline (query vectors, every
+    chunk's vector and kind, the articles' titles)."""
     texts = [index.correct(q["question"]) for q in questions]
     vectors = index.embedder.encode(texts)
     out = []
@@ -46,20 +49,69 @@ def collect(index, questions: list[dict]) -> list[tuple]:
             dense = index._store.search(vector, depth, allowed)
             rows, scores = index._keyword.top(text, depth, allowed[index._keyword_rows])
             out.append((dense, (index._keyword_rows[rows], scores), set(q["article_ids"])))
-    return out, index._row_article, index._question_rows
+        extras = {"queries": texts, "query_vectors": np.asarray(vectors, dtype=np.float32),
+                  "vectors": index._store.all_vectors(),
+                  "kinds": [c.kind if c is not None else None for c in index._row_chunks],
+                  "headings": [c.heading if c is not None else None for c in index._row_chunks],
+                  "titles": {a.id: a.title for a in index._articles.values()}}
+    return out, index._row_article, index._question_rows, extras
 
 
-def recall_at_1(collected, method: str, fusion: str) -> float:
-    items, row_article, question_rows = collected
+def recall_at_1(collected, method: str, fusion: str, whole_articles: bool = False) -> float:
+    """``whole_articles``: give the fusion the articles' chunk counts and vectors, as
+    ``Index`` does since issue 16's fourth round (search.ArticleEvidence)."""
+    items, row_article, question_rows = collected[:3]
+    evidence = article_evidence(collected) if whole_articles else [None] * len(items)
     hits = 0
-    for dense, keyword, gold in items:
-        ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows)
+    for (dense, keyword, gold), articles in zip(items, evidence):
+        ranked = search_module.fuse(dense, keyword, row_article, method, fusion, question_rows,
+                                    articles if method == "hybrid" else None)
         hits += bool(ranked) and ranked[0].article_id in gold
     return hits / len(items)
 
 
+class CachedArticles:
+    """search.ArticleEvidence from the collected extras, as ``index._ArticleEvidence``
+    computes it: each article's chunk count and the unit mean of its chunks' vectors."""
+
+    def __init__(self, chunks: dict[str, int], cosines: np.ndarray, slot: dict[str, int]) -> None:
+        self._chunks, self._cosines, self._slot = chunks, cosines, slot
+
+    def chunks(self, article_id: str) -> int:
+        return self._chunks[article_id]
+
+    def cosine(self, article_id: str) -> float:
+        return float(self._cosines[self._slot[article_id]])
+
+
+_EVIDENCE: dict[int, list] = {}
+
+
+def article_evidence(collected) -> list:
+    """Per question, a :class:`CachedArticles` (a cache saved before the extras: ``None``)."""
+    if id(collected) not in _EVIDENCE:
+        items, row_article = collected[0], collected[1]
+        if len(collected) < 4:
+            _EVIDENCE[id(collected)] = [None] * len(items)
+            return _EVIDENCE[id(collected)]
+        extras = collected[3]
+        rows: dict[str, list[int]] = {}
+        for row, article_id in enumerate(row_article):
+            if article_id is not None:
+                rows.setdefault(article_id, []).append(row)
+        ids = list(rows)
+        means = np.stack([extras["vectors"][rows[a]].mean(axis=0) for a in ids])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        table = extras["query_vectors"] @ means.T       # (questions, articles)
+        slot = {a: j for j, a in enumerate(ids)}
+        chunks = {a: len(r) for a, r in rows.items()}
+        _EVIDENCE[id(collected)] = [CachedArticles(chunks, table[i], slot) for i in range(len(items))]
+    return _EVIDENCE[id(collected)]
+
+
 # every variant starts from the plain weighted sum: no floor, no arbiter
-PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60, "SECOND_CHUNK_WEIGHT": 0.0}
+PLAIN = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 0.0, "SHORTLIST": 0, "RRF_K": 60, "SECOND_CHUNK_WEIGHT": 0.0,
+         "ARTICLE_VECTOR_WEIGHT": 0.0}
 
 
 def with_constants(**constants):
@@ -118,6 +170,13 @@ def report(sets: dict) -> int:
         "weighted + shortlist + second chunk": [
             {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a}
             for w in (0.6, 0.7, 0.8) for n in (1, 2, 3) for a in (0.1, 0.2, 0.3, 0.4, 0.5)],
+        # issue 16, fourth round: whole articles: a one-chunk article is not penalised for
+        # having no second chunk, and + the query's cosine with the article's vector
+        "weighted + shortlist + second chunk + whole article": [
+            {"DENSE_WEIGHT": w, "BM25_FLOOR": 12.0, "SHORTLIST": n, "SECOND_CHUNK_WEIGHT": a,
+             "ARTICLE_VECTOR_WEIGHT": v}
+            for w in (0.6, 0.7, 0.8) for n in (2, 3) for a in (0.3, 0.4, 0.5)
+            for v in (0.0, 0.05, 0.1, 0.15, 0.2)],
     }
     table: dict[tuple[str, object], dict[str, float]] = {}
     for fusion, grid in variants.items():
@@ -125,8 +184,8 @@ def report(sets: dict) -> int:
             old = with_constants(**{**PLAIN, **constants})
             try:
                 key = (fusion, tuple(sorted(constants.items())))
-                table[key] = {name: recall_at_1(c, "hybrid", fusion.split()[0]) - max(singles[name].values())
-                              for name, c in sets.items()}
+                table[key] = {name: recall_at_1(c, "hybrid", fusion.split()[0], "whole article" in fusion)
+                                    - max(singles[name].values()) for name, c in sets.items()}
             finally:
                 with_constants(**old)
     print("\nhybrid Recall@1 minus the better single retriever, every variant (in-sample):\n")
@@ -144,6 +203,18 @@ def report(sets: dict) -> int:
         best = max(table, key=lambda k: (min(v for n, v in table[k].items() if n != name),
                                          np.mean([v for n, v in table[k].items() if n != name])))
         print(f"| {name} | {best[0]} {dict(best[1])} | {table[best][name]:+.3f} |")
+
+    # the fourth round's constant alone, the third round's kept (its second-chunk weight is
+    # also in the confidence's score, whose threshold is chosen on it)
+    kept = {"DENSE_WEIGHT": 0.7, "BM25_FLOOR": 12.0, "SHORTLIST": 2, "SECOND_CHUNK_WEIGHT": 0.4}
+    alone = [k for k in table if k[0].endswith("whole article")
+             and all(dict(k[1])[c] == v for c, v in kept.items())]
+    print(f"\nleave one set out, the article-vector weight alone ({kept} kept):\n")
+    print("| left out | chosen | margin held out |\n| --- | --- | --- |")
+    for name in names:
+        best = max(alone, key=lambda k: (min(v for n, v in table[k].items() if n != name),
+                                         np.mean([v for n, v in table[k].items() if n != name])))
+        print(f"| {name} | {dict(best[1])['ARTICLE_VECTOR_WEIGHT']} | {table[best][name]:+.3f} |")
     return 0
 
 

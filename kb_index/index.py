@@ -91,7 +91,10 @@ class Index:
         first_section: dict[str, int] = {}  # the snippet when only an article's questions matched
         section_rows: dict[str, list[int]] = {}   # each article's chunks of text, in order
         answered_rows: dict[str, list[int]] = {}  # its questions that name their section
+        article_rows: dict[str, list[int]] = {}   # all its chunks (the article's vector)
         for i, c in enumerate(row_chunks):
+            if c is not None:
+                article_rows.setdefault(c.article_id, []).append(i)
             if c is not None and c.kind == "question":
                 questions.add(i)
                 if c.heading:
@@ -109,6 +112,7 @@ class Index:
             self._employee = employee
             self._question_rows, self._first_section = question_rows, first_section
             self._section_rows, self._answered_rows = section_rows, answered_rows
+            self._article_rows, self._article_vectors = article_rows, {}  # filled on first use
             self._keyword, self._keyword_rows, self._speller = keyword
             self._article_terms = _article_terms(keyword[0], keyword[1], row_article)
 
@@ -228,6 +232,7 @@ class Index:
         """Call with ``self._lock`` held.  ``allowed``: rows to search instead of the
         audience's (the self-search leaves chunks out)."""
         depth = candidate_depth(k)
+        left_out = allowed          # rows the self-search leaves out count for no article
         if allowed is None:
             allowed = self._allowed(audience)
         dense = (np.zeros(0, np.int64), np.zeros(0, np.float32))
@@ -235,8 +240,11 @@ class Index:
             dense = self._store.search(vector, depth, allowed)
         kw_rows, kw_scores = self._keyword.top(query, depth, allowed[self._keyword_rows])
         keyword = (self._keyword_rows[kw_rows], kw_scores)
+        articles = None
+        if vector is not None and method == "hybrid":
+            articles = _ArticleEvidence(self, np.asarray(vector, dtype=np.float32), left_out)
         ranked = fuse(dense, keyword, self._row_article, method, fusion or self.fusion,
-                      question_rows=self._question_rows)
+                      question_rows=self._question_rows, articles=articles)
         if ranked:   # the words of the query that the first article has: its confidence
             terms = self._article_terms.get(ranked[0].article_id, frozenset())
             ranked[0].coverage, ranked[0].unknown = word_evidence(
@@ -426,3 +434,38 @@ class Index:
         index._generation = data.get("generation")
         return index
 
+
+class _ArticleEvidence:
+    """The whole articles, as the fusion sees them (search.ArticleEvidence): how many
+    chunks each has and the query's cosine with its vector, the unit mean of its chunks'
+    vectors (questions included), kept per article until the index changes; counted over
+    the ``allowed`` rows only when given (the self-search leaves chunks out).  Use with
+    the index's ``_lock`` held."""
+
+    def __init__(self, index: Index, vector: np.ndarray, allowed: np.ndarray | None) -> None:
+        self._index, self._vector, self._allowed = index, vector, allowed
+
+    def _rows(self, article_id: str) -> list[int]:
+        rows = self._index._article_rows.get(article_id, [])
+        return rows if self._allowed is None else [r for r in rows if self._allowed[r]]
+
+    def chunks(self, article_id: str) -> int:
+        return len(self._rows(article_id))
+
+    def cosine(self, article_id: str) -> float:
+        if self._allowed is not None:
+            return float(_unit_mean(self._index._store.vectors(self._rows(article_id))) @ self._vector)
+        means = self._index._article_vectors
+        mean = means.get(article_id)
+        if mean is None:
+            mean = means[article_id] = _unit_mean(self._index._store.vectors(self._rows(article_id)))
+        return float(mean @ self._vector)
+
+
+def _unit_mean(vectors: np.ndarray) -> np.ndarray:
+    """The mean of ``vectors`` scaled to unit length (zeros when there are none)."""
+    if not len(vectors):
+        return np.zeros(vectors.shape[1], dtype=np.float32)
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else mean

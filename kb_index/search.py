@@ -9,7 +9,13 @@ chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
   max(best bm25, BM25_FLOOR)``: a query whose best keyword match is weak gets less from it;
   an article scores ``(best chunk + SECOND_CHUNK_WEIGHT * second best chunk) / (1 +
   SECOND_CHUNK_WEIGHT)``: two of its chunks (two of its questions, a question and its
-  text) matching is better evidence than one;
+  text) matching is better evidence than one; an article that has a single chunk in all
+  (a short FAQ answer) scores its best chunk, since it has no second one to match
+  (``RankedArticle.fused``).  Articles are ordered by ``(fused + ARTICLE_VECTOR_WEIGHT *
+  article cosine) / (1 + ARTICLE_VECTOR_WEIGHT)``, the article cosine being the query's
+  with the mean of all the article's chunk vectors: how near the query is to the article
+  as a whole, not to one chunk of it (both from :class:`ArticleEvidence`, given by the
+  index);
 - ``rrf``: reciprocal-rank fusion, ``sum 1 / (RRF_K + rank)`` over the two lists,
   scaled so that 1.0 means first in both;
 - ``zscore``: each list's scores standardised over its candidates, then weighted.
@@ -17,7 +23,8 @@ chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 Whatever the fusion, the *first* article is one that a retriever put first (within its
 first ``SHORTLIST`` articles): the fusion arbitrates between the retrievers' answers and
 does not promote a third article.  So ``Hit.score`` orders every hit but the first.
-These choices hold on our eval set and on three foreign ones (bench/eval_fusion.py).
+These choices hold on our eval set and on four foreign ones, leaving one set out
+(bench/eval_fusion.py).
 
 Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
 say nothing about whether the best article is any good): the :func:`confidence` of
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS
@@ -45,6 +53,7 @@ DENSE_WEIGHT = 0.7              # weighted fusion: 0.7 * cosine + 0.3 * bm25 / m
 SHORTLIST = 2                   # the first article is one of each list's first N articles
 BM25_FLOOR = 12.0               #   (see docs/kb_index.md, "Fusion on every set")
 SECOND_CHUNK_WEIGHT = 0.4       # weighted: article = (best chunk + 0.4 * its 2nd best) / 1.4
+ARTICLE_VECTOR_WEIGHT = 0.1     # weighted: order by (fused + 0.1 * cosine with the article's vector) / 1.1
 CONFIDENCE_DENSE_WEIGHT = 0.7   # "weighted" confidence: 0.7 * cosine + 0.3 * bm25 / best bm25 (+ bonus)
 KEYWORD_BONUS = 0.3             # confidence: bonus for strong absolute BM25 evidence,
 KEYWORD_SATURATION = 8.0        #   full at this BM25 score
@@ -73,11 +82,21 @@ class SearchResult:
     confidence: float = 0.0   # the value compared with the answer threshold
 
 
+class ArticleEvidence(Protocol):
+    """What the weighted fusion knows of a whole article (``Index`` provides it)."""
+
+    def chunks(self, article_id: str) -> int:
+        """How many chunks the article has that the search may see."""
+
+    def cosine(self, article_id: str) -> float:
+        """The query's cosine with the article's vector (the unit mean of its chunks')."""
+
+
 @dataclass
 class RankedArticle:
     article_id: str
     row: int                  # the article's best chunk
-    score: float              # fused score, used for ordering
+    score: float              # the score it is ordered by (weighted: fused and article vector)
     weighted: float = 0.0          # best weighted-fusion score among its chunks (BM25 / best)
     fused: float = 0.0             # the weighted fusion's article score (floor, second chunk)
     cosine: float | None = None    # best dense similarity among the article's chunks
@@ -111,9 +130,12 @@ def validate(query: object, k: object, audience: object, max_chars: int) -> str:
 
 def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray],
          row_article: list[str | None], method: str = "hybrid", fusion: str = DEFAULT_FUSION,
-         question_rows: frozenset[int] | set[int] = frozenset()) -> list[RankedArticle]:
+         question_rows: frozenset[int] | set[int] = frozenset(),
+         articles: ArticleEvidence | None = None) -> list[RankedArticle]:
     """Articles ranked best first from ``(rows, scores)`` of each retriever.
-    ``question_rows`` (chunks that are customer questions) rank but are never snippets."""
+    ``question_rows`` (chunks that are customer questions) rank but are never snippets.
+    ``articles``: the articles' chunk counts and vectors (without it, every article is
+    taken to have a second chunk and the order has no article-vector term)."""
     if method not in METHODS:
         raise QueryError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if fusion not in FUSIONS:
@@ -139,14 +161,14 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         order = _zscore_fusion(cosine, bm25)
     else:
         order = floored
-    articles: dict[str, RankedArticle] = {}
+    ranking: dict[str, RankedArticle] = {}
     for row, score in order.items():
         article_id = row_article[row]
         if article_id is None:
             continue
-        ranked = articles.get(article_id)
+        ranked = ranking.get(article_id)
         if ranked is None:
-            ranked = articles[article_id] = RankedArticle(article_id, row, score)
+            ranked = ranking[article_id] = RankedArticle(article_id, row, score)
         elif score > ranked.score:
             ranked.row, ranked.score = row, score
         ranked.rows.append(row)
@@ -158,14 +180,21 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         ranked.keyword = max(ranked.keyword, bm25.get(row, 0.0))
         if row in bm25:
             ranked.keyword_rows[row] = bm25[row]
-    for ranked in articles.values():
-        # an article that two of its chunks match is a better bet than one matched once
+    for ranked in ranking.values():
+        # an article that two of its chunks match is a better bet than one matched once;
+        # one that has a single chunk cannot be matched twice and scores that chunk
         scores = sorted((floored[r] for r in ranked.rows), reverse=True)
-        second = scores[1] if len(scores) > 1 else 0.0
-        ranked.fused = (scores[0] + SECOND_CHUNK_WEIGHT * second) / (1 + SECOND_CHUNK_WEIGHT)
+        if articles is not None and articles.chunks(ranked.article_id) < 2:
+            ranked.fused = scores[0]
+        else:
+            second = scores[1] if len(scores) > 1 else 0.0
+            ranked.fused = (scores[0] + SECOND_CHUNK_WEIGHT * second) / (1 + SECOND_CHUNK_WEIGHT)
         if method == "hybrid" and fusion == "weighted":
             ranked.score = ranked.fused
-    ordered = sorted(articles.values(), key=lambda a: (-a.score, a.article_id))
+            if articles is not None and ARTICLE_VECTOR_WEIGHT:
+                ranked.score = (ranked.fused + ARTICLE_VECTOR_WEIGHT * articles.cosine(ranked.article_id)) \
+                    / (1 + ARTICLE_VECTOR_WEIGHT)
+    ordered = sorted(ranking.values(), key=lambda a: (-a.score, a.article_id))
     if method == "hybrid" and SHORTLIST and cosine and bm25:
         # the answer is an article one of the retrievers put first (of its first SHORTLIST):
         # the fusion arbitrates between them, it does not promote a third article

@@ -172,3 +172,82 @@ def test_weak_keyword_evidence_counts_less_than_a_strong_match():
     strong = fuse(*_lists(dense_first_a, [(1, 30.0), (0, 10.0)]), row_article, "hybrid", "weighted")
     assert weak[0].article_id == "a"                  # a one-word BM25 match does not overrule dense
     assert strong[0].article_id == "b"                # a strong keyword match still does
+
+
+class _Articles:
+    """search.ArticleEvidence from tables: chunk counts (default 2) and article cosines."""
+
+    def __init__(self, cosines=None, chunks=None):
+        self._cosines, self._chunks = cosines or {}, chunks or {}
+
+    def chunks(self, article_id):
+        return self._chunks.get(article_id, 2)
+
+    def cosine(self, article_id):
+        return self._cosines.get(article_id, 0.0)
+
+
+def test_the_article_vector_breaks_a_near_tie_and_leaves_the_fused_score_alone():
+    # a and b are the retrievers' first articles, a a little ahead on its best chunk; the
+    # query is nearer to b as a whole (the mean of its chunks)
+    row_article = ["a", "b"]
+    dense, keyword = _lists([(0, 0.71), (1, 0.70)], [(0, 5.0), (1, 4.9)])
+    plain = fuse(dense, keyword, row_article, "hybrid", "weighted", articles=_Articles())
+    near_b = _Articles({"a": 0.30, "b": 0.60})
+    ranked = fuse(dense, keyword, row_article, "hybrid", "weighted", articles=near_b)
+    assert [r.article_id for r in plain] == ["a", "b"]
+    assert [r.article_id for r in ranked] == ["b", "a"]
+    assert [r.fused for r in ranked] == [r.fused for r in reversed(plain)]  # the confidence's score
+    # a clear lead on the chunks is not overruled, and single retrievers ignore it
+    dense, keyword = _lists([(0, 0.85), (1, 0.60)], [(0, 9.0), (1, 3.0)])
+    assert fuse(dense, keyword, row_article, "hybrid", "weighted", articles=near_b)[0].article_id == "a"
+    assert fuse(dense, keyword, row_article, "dense", articles=near_b)[0].article_id == "a"
+
+
+def test_the_article_vector_cannot_promote_an_article_neither_retriever_put_first():
+    dense, keyword = _lists([(0, 0.80), (3, 0.795), (2, 0.79)], [(1, 14.0), (4, 13.95), (2, 13.9)])
+    row_article = ["a", "b", "c", "d", "e"]
+    ranked = fuse(dense, keyword, row_article, "hybrid", "weighted", articles=_Articles({"c": 1.0}))
+    assert ranked[0].article_id != "c" and ranked[1].article_id == "c"
+
+
+def test_an_article_of_one_chunk_is_not_penalised_for_having_no_second():
+    # a short FAQ answer (one chunk) against a long one whose two windows both match a little less
+    row_article = ["short", "long", "long"]
+    dense, keyword = _lists([(0, 0.75), (1, 0.70), (2, 0.69)], [(0, 6.0), (1, 6.0), (2, 5.0)])
+    counted = fuse(dense, keyword, row_article, "hybrid", "weighted",
+                   articles=_Articles(chunks={"short": 1, "long": 2}))
+    assert [r.article_id for r in counted] == ["short", "long"]
+    assert counted[0].fused == pytest.approx(0.7 * 0.75 + 0.3 * 6.0 / 12.0)   # its one chunk
+    # the same lists, every article taken to have a second chunk: the long answer wins
+    assert fuse(dense, keyword, row_article, "hybrid", "weighted")[0].article_id == "long"
+
+
+def _unit(vector):
+    return vector / np.linalg.norm(vector)
+
+
+def test_an_articles_vector_is_the_mean_of_its_chunks_and_follows_changes(index):
+    from kb_index.index import _ArticleEvidence
+
+    vector = index.embedder.encode(["my refund has not arrived"])[0]
+    _, vectors = index.chunks_of({"refund-timing"})
+    with index._lock:
+        evidence = _ArticleEvidence(index, vector, None)
+        assert evidence.chunks("refund-timing") == len(vectors) > 1
+        assert evidence.cosine("refund-timing") == pytest.approx(float(_unit(vectors.mean(axis=0)) @ vector),
+                                                                 abs=1e-5)
+        # the self-search leaves rows out: then only the rows allowed count
+        allowed = np.ones(len(index._row_article), dtype=bool)
+        allowed[index._article_rows["refund-timing"][0]] = False
+        left_out = _ArticleEvidence(index, vector, allowed)
+        assert left_out.chunks("refund-timing") == len(vectors) - 1
+        assert left_out.cosine("refund-timing") == pytest.approx(float(_unit(vectors[1:].mean(axis=0)) @ vector),
+                                                                 abs=1e-5)
+    changed = index.get_article("refund-timing")
+    index.upsert_article(type(changed)(id=changed.id, title="Gift wrapping", body="# Gift wrapping\n\nWe wrap "
+                                       "presents in recycled paper for a small fee.", audience="public"))
+    _, vectors = index.chunks_of({"refund-timing"})
+    with index._lock:
+        assert _ArticleEvidence(index, vector, None).cosine("refund-timing") == pytest.approx(
+            float(_unit(vectors.mean(axis=0)) @ vector), abs=1e-5)
