@@ -15,12 +15,18 @@ how much a grid choice flatters itself.
     PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py --only heading question pairs
 
 ``--only`` names the weights to vary (the others keep their values in use); without it
-every weight varies, ~200,000 combinations, which takes hours.
+every weight varies, ~200,000 combinations, which takes hours. Questions are ranked at
+the depth ``eval`` and the chat action rank at (``evaluate.EVAL_K``), so the in-sample
+figure of the weights in use is the passage accuracy@1 that ``eval`` prints.
+``--cache FILE`` keeps the collected evidence (a pickle; delete it after the KB, the
+index or the eval set changes), so trying other grids costs no embedding; ``--misses``
+lists the questions whose first article is right and whose shown section is not gold.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import pickle
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,8 +37,8 @@ import numpy as np  # noqa: E402
 
 from kb_index.articles import load_articles  # noqa: E402
 from kb_index.building import build_articles, open_index  # noqa: E402
-from kb_index.evaluate import _audience, load_questions  # noqa: E402
-from kb_index.sections import WEIGHTS, Weights  # noqa: E402
+from kb_index.evaluate import EVAL_K, _audience, load_questions  # noqa: E402
+from kb_index.sections import WEIGHTS, Weights, anchor  # noqa: E402
 
 GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
@@ -47,7 +53,7 @@ def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | Non
     vectors = index.embedder.encode([index.correct(q["question"]) for q in labelled])
     out = []
     for q, vector in zip(labelled, vectors):
-        ranked = index.rank(q["question"], 10, _audience(index, q), vector=vector)
+        ranked = index.rank(q["question"], EVAL_K, _audience(index, q), vector=vector)
         if not ranked or ranked[0].article_id not in q["article_ids"]:
             out.append(None)
             continue
@@ -58,9 +64,20 @@ def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | Non
 
 
 def right(items, weights: Weights) -> np.ndarray:
-    from kb_index.sections import anchor
     return np.array([item is not None and item[0] is not None
                      and anchor(item[0].choose(weights)) in item[1] for item in items], dtype=bool)
+
+
+def print_misses(labelled: list[dict], items, names) -> None:
+    """The questions whose first article is right but whose shown section is not gold."""
+    for name, index_items in zip(names, items):
+        misses = [(q["question"], item[1], anchor(item[0].choose(WEIGHTS)))
+                  for q, item in zip(labelled, index_items)
+                  if item is not None and item[0] is not None
+                  and anchor(item[0].choose(WEIGHTS)) not in item[1]]
+        print(f"{name}: {len(misses)} questions with the right article and another section")
+        for question, gold, shown in misses:
+            print(f"  {question}\n    gold: {', '.join(gold)}\n    shown: {shown}")
 
 
 def main() -> None:
@@ -71,14 +88,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=tuple(GRID), nargs="*", default=None,
                         help="vary only these weights; the others keep their values in use")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="pickle of the collected evidence: read when it exists, else written")
+    parser.add_argument("--misses", action="store_true",
+                        help="list the right-article, wrong-section questions (weights in use)")
     args = parser.parse_args()
     questions = load_questions(args.questions)
-    shipped = open_index(args.index, source_dir=args.source)
-    imported, _ = build_articles([replace(a, questions=(), question_sections=())
-                                  for a in load_articles(args.source)],
-                                 f"{args.index.rstrip('/')}_imported", shipped.embedder)
     names = ("as shipped", "imported as is")
-    items = [collect(index, questions) for index in (shipped, imported)]
+    if args.cache is not None and args.cache.exists():
+        items = pickle.loads(args.cache.read_bytes())
+    else:
+        shipped = open_index(args.index, source_dir=args.source)
+        imported, _ = build_articles([replace(a, questions=(), question_sections=())
+                                      for a in load_articles(args.source)],
+                                     f"{args.index.rstrip('/')}_imported", shipped.embedder)
+        items = [collect(index, questions) for index in (shipped, imported)]
+        if args.cache is not None:
+            args.cache.write_bytes(pickle.dumps(items))
+    if args.misses:
+        print_misses([q for q in questions if q.get("sections")], items, names)
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
             for name, values in GRID.items()}
     combos = [Weights(**dict(zip(grid, values))) for values in itertools.product(*grid.values())]
