@@ -21,6 +21,9 @@ figure of the weights in use is the passage accuracy@1 that ``eval`` prints.
 ``--cache FILE`` keeps the collected evidence (a pickle; delete it after the KB, the
 index or the eval set changes), so trying other grids costs no embedding; ``--misses``
 lists the questions whose first article is right and whose shown section is not gold.
+``--section-text-vectors`` measures the choice with each section's heading and text
+embedded without the article's title and tags instead of the index's chunk vectors (not
+shipped: the index would need a second vector per section chunk).
 """
 from __future__ import annotations
 
@@ -46,9 +49,10 @@ GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "pairs": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)}
 
 
-def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
-    """Per labelled question: (evidence, gold anchors) when the first article is right,
-    else None (a miss whatever the weights)."""
+def collect(index, questions: list[dict]) -> list[tuple | None]:
+    """Per labelled question: (evidence, gold anchors, each candidate chunk's heading and
+    text, the question's vector) when the first article is right, else None (a miss
+    whatever the weights)."""
     labelled = [q for q in questions if q.get("sections")]
     vectors = index.embedder.encode([index.correct(q["question"]) for q in labelled])
     out = []
@@ -59,8 +63,22 @@ def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | Non
             continue
         first = ranked[0].article_id
         gold = [s.split("#", 1)[1] for s in q["sections"] if s.split("#", 1)[0] == first]
-        out.append((index.section_evidence(ranked[0], q["question"], vector), gold))
+        evidence = index.section_evidence(ranked[0], q["question"], vector)
+        chunks = [index._row_chunks[r] for r in index._section_rows.get(first, [])]
+        texts = [f"{h}\n{c.text}" for h, c in zip(evidence.headings if evidence else [], chunks)]
+        out.append((evidence, gold, texts, vector))
     return out
+
+
+def with_section_text_vectors(items: list[list], embedder) -> list[list]:
+    """The same evidence with each chunk's cosine taken with its section heading and text
+    embedded alone, without the article's title and tags that the index's vector of the
+    chunk starts with (docs/kb_index.md, "Answers": the lead of the fourth round)."""
+    texts = sorted({t for index_items in items for item in index_items if item for t in item[2]})
+    vectors = dict(zip(texts, embedder.encode(texts)))
+    return [[None if item is None or item[0] is None else
+             (replace(item[0], cosine=np.array([vectors[t] @ item[3] for t in item[2]], dtype=np.float32)),
+              *item[1:]) for item in index_items] for index_items in items]
 
 
 def right(items, weights: Weights) -> np.ndarray:
@@ -92,6 +110,9 @@ def main() -> None:
                         help="pickle of the collected evidence: read when it exists, else written")
     parser.add_argument("--misses", action="store_true",
                         help="list the right-article, wrong-section questions (weights in use)")
+    parser.add_argument("--section-text-vectors", action="store_true",
+                        help="score with the cosine of each section's heading and text embedded "
+                             "without the article's title and tags (embeds them, ~600 texts)")
     args = parser.parse_args()
     questions = load_questions(args.questions)
     names = ("as shipped", "imported as is")
@@ -105,6 +126,8 @@ def main() -> None:
         items = [collect(index, questions) for index in (shipped, imported)]
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps(items))
+    if args.section_text_vectors:
+        items = with_section_text_vectors(items, open_index(args.index, source_dir=args.source).embedder)
     if args.misses:
         print_misses([q for q in questions if q.get("sections")], items, names)
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
