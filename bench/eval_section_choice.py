@@ -15,12 +15,21 @@ how much a grid choice flatters itself.
     PYTHONPATH=. .venv/bin/python bench/eval_section_choice.py --only heading question pairs
 
 ``--only`` names the weights to vary (the others keep their values in use); without it
-every weight varies, ~200,000 combinations, which takes hours.
+every weight varies, ~200,000 combinations, which takes hours. Questions are ranked at
+the depth ``eval`` and the chat action rank at (``evaluate.EVAL_K``), so the in-sample
+figure of the weights in use is the passage accuracy@1 that ``eval`` prints.
+``--cache FILE`` keeps the collected evidence (a pickle; delete it after the KB, the
+index or the eval set changes), so trying other grids costs no embedding; ``--misses``
+lists the questions whose first article is right and whose shown section is not gold.
+``--section-text-vectors`` measures the choice with each section's heading and text
+embedded without the article's title and tags instead of the index's chunk vectors (not
+shipped: the index would need a second vector per section chunk).
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import pickle
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,8 +40,8 @@ import numpy as np  # noqa: E402
 
 from kb_index.articles import load_articles  # noqa: E402
 from kb_index.building import build_articles, open_index  # noqa: E402
-from kb_index.evaluate import _audience, load_questions  # noqa: E402
-from kb_index.sections import WEIGHTS, Weights  # noqa: E402
+from kb_index.evaluate import EVAL_K, _audience, load_questions  # noqa: E402
+from kb_index.sections import WEIGHTS, Weights, anchor  # noqa: E402
 
 GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "how": (0.0, 0.05, 0.1, 0.15, 0.2), "question": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
@@ -40,27 +49,53 @@ GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
         "pairs": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)}
 
 
-def collect(index, questions: list[dict]) -> list[tuple[object, list[str]] | None]:
-    """Per labelled question: (evidence, gold anchors) when the first article is right,
-    else None (a miss whatever the weights)."""
+def collect(index, questions: list[dict]) -> list[tuple | None]:
+    """Per labelled question: (evidence, gold anchors, each candidate chunk's heading and
+    text, the question's vector) when the first article is right, else None (a miss
+    whatever the weights)."""
     labelled = [q for q in questions if q.get("sections")]
     vectors = index.embedder.encode([index.correct(q["question"]) for q in labelled])
     out = []
     for q, vector in zip(labelled, vectors):
-        ranked = index.rank(q["question"], 10, _audience(index, q), vector=vector)
+        ranked = index.rank(q["question"], EVAL_K, _audience(index, q), vector=vector)
         if not ranked or ranked[0].article_id not in q["article_ids"]:
             out.append(None)
             continue
         first = ranked[0].article_id
         gold = [s.split("#", 1)[1] for s in q["sections"] if s.split("#", 1)[0] == first]
-        out.append((index.section_evidence(ranked[0], q["question"], vector), gold))
+        evidence = index.section_evidence(ranked[0], q["question"], vector)
+        chunks = [index._row_chunks[r] for r in index._section_rows.get(first, [])]
+        texts = [f"{h}\n{c.text}" for h, c in zip(evidence.headings if evidence else [], chunks)]
+        out.append((evidence, gold, texts, vector))
     return out
 
 
+def with_section_text_vectors(items: list[list], embedder) -> list[list]:
+    """The same evidence with each chunk's cosine taken with its section heading and text
+    embedded alone, without the article's title and tags that the index's vector of the
+    chunk starts with (docs/kb_index.md, "Answers": the lead of the fourth round)."""
+    texts = sorted({t for index_items in items for item in index_items if item for t in item[2]})
+    vectors = dict(zip(texts, embedder.encode(texts)))
+    return [[None if item is None or item[0] is None else
+             (replace(item[0], cosine=np.array([vectors[t] @ item[3] for t in item[2]], dtype=np.float32)),
+              *item[1:]) for item in index_items] for index_items in items]
+
+
 def right(items, weights: Weights) -> np.ndarray:
-    from kb_index.sections import anchor
     return np.array([item is not None and item[0] is not None
                      and anchor(item[0].choose(weights)) in item[1] for item in items], dtype=bool)
+
+
+def print_misses(labelled: list[dict], items, names) -> None:
+    """The questions whose first article is right but whose shown section is not gold."""
+    for name, index_items in zip(names, items):
+        misses = [(q["question"], item[1], anchor(item[0].choose(WEIGHTS)))
+                  for q, item in zip(labelled, index_items)
+                  if item is not None and item[0] is not None
+                  and anchor(item[0].choose(WEIGHTS)) not in item[1]]
+        print(f"{name}: {len(misses)} questions with the right article and another section")
+        for question, gold, shown in misses:
+            print(f"  {question}\n    gold: {', '.join(gold)}\n    shown: {shown}")
 
 
 def main() -> None:
@@ -71,14 +106,30 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=tuple(GRID), nargs="*", default=None,
                         help="vary only these weights; the others keep their values in use")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="pickle of the collected evidence: read when it exists, else written")
+    parser.add_argument("--misses", action="store_true",
+                        help="list the right-article, wrong-section questions (weights in use)")
+    parser.add_argument("--section-text-vectors", action="store_true",
+                        help="score with the cosine of each section's heading and text embedded "
+                             "without the article's title and tags (embeds them, ~600 texts)")
     args = parser.parse_args()
     questions = load_questions(args.questions)
-    shipped = open_index(args.index, source_dir=args.source)
-    imported, _ = build_articles([replace(a, questions=(), question_sections=())
-                                  for a in load_articles(args.source)],
-                                 f"{args.index.rstrip('/')}_imported", shipped.embedder)
     names = ("as shipped", "imported as is")
-    items = [collect(index, questions) for index in (shipped, imported)]
+    if args.cache is not None and args.cache.exists():
+        items = pickle.loads(args.cache.read_bytes())
+    else:
+        shipped = open_index(args.index, source_dir=args.source)
+        imported, _ = build_articles([replace(a, questions=(), question_sections=())
+                                      for a in load_articles(args.source)],
+                                     f"{args.index.rstrip('/')}_imported", shipped.embedder)
+        items = [collect(index, questions) for index in (shipped, imported)]
+        if args.cache is not None:
+            args.cache.write_bytes(pickle.dumps(items))
+    if args.section_text_vectors:
+        items = with_section_text_vectors(items, open_index(args.index, source_dir=args.source).embedder)
+    if args.misses:
+        print_misses([q for q in questions if q.get("sections")], items, names)
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)
             for name, values in GRID.items()}
     combos = [Weights(**dict(zip(grid, values))) for values in itertools.product(*grid.values())]

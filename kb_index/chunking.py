@@ -117,10 +117,15 @@ def merged_sections(article: Article) -> list[tuple[str, str]]:
     """``[(heading, markdown)]``: the article's sections, a short one (a heading with a
     line or two) merged into the next, so no chunk is a bare heading.  The text before
     the first ``##`` heading has the heading "" (``embed_text`` adds the title)."""
+    return merge_sections(article.title, article.body)
+
+
+def merge_sections(title: str, body: str) -> list[tuple[str, str]]:
+    """:func:`merged_sections` of the article with this ``title`` and ``body``."""
     merged: list[tuple[str, str]] = []
     pending = ""
-    for heading, text in split_sections(article.body):
-        if heading == article.title:
+    for heading, text in split_sections(body):
+        if heading == title:
             heading = ""                  # the "# title" line: embed_text adds the title
         if pending:
             text, pending = f"{pending}\n\n{text}".strip(), ""

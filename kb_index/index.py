@@ -287,14 +287,17 @@ class Index:
         if not rows:
             return None
         headings = [self._row_chunks[r].heading or article.title for r in rows]
-        query = np.asarray(vector, dtype=np.float32) if vector is not None else None
-        cosine = self._store.vectors(rows) @ query if query is not None else np.zeros(len(rows), np.float32)
+        answered = self._answered_rows.get(article.id, [])
+        if vector is not None:       # one fetch for the sections' and the questions' vectors
+            similar = self._store.vectors(rows + answered) @ np.asarray(vector, dtype=np.float32)
+        else:
+            similar = np.zeros(len(rows) + len(answered), np.float32)
+        cosine = similar[: len(rows)]
         keyword = np.array([ranked.keyword_rows.get(r, 0.0) for r in rows], dtype=np.float32)
         procedure = np.array([is_procedure(markdown.get(h, "")) for h in headings], dtype=np.float32)
-        answered = self._answered_rows.get(article.id, [])
-        support = (question_support(self._store.vectors(answered) @ query,
+        support = (question_support(similar[len(rows):],
                                     [self._row_chunks[r].heading for r in answered], headings)
-                   if answered and query is not None else np.zeros(len(rows), np.float32))
+                   if answered and vector is not None else np.zeros(len(rows), np.float32))
         intro = article.title if article.title in markdown else ""   # "": it has none
         how, query_words = asked
         return Evidence(headings, cosine, keyword, procedure, support, how, intro,

@@ -29,9 +29,10 @@ import numpy as np
 
 from .articles import Article
 from .bm25 import stem
-from .chunking import anchor, merged_sections
+from .chunking import anchor, merge_sections
 
 SECTION_CHARS = 900     # a section up to this long (as plain text) is shown whole
+_CACHED = 2048          # articles (and sections) whose parse is kept between turns
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _INLINE = re.compile(r"(\*\*|__|\*|`)")
@@ -49,8 +50,14 @@ class Section:
 
 def article_sections(article: Article) -> list[tuple[str, str]]:
     """``[(heading, markdown)]`` as the chunker merges them; the text before the first
-    heading belongs to the article's title."""
-    return [(heading or article.title, text) for heading, text in merged_sections(article)]
+    heading belongs to the article's title.  Parsed once per title and body: every
+    turn asks for the sections of its 4 hits' articles."""
+    return list(_sections(article.title, article.body))
+
+
+@lru_cache(maxsize=_CACHED)
+def _sections(title: str, body: str) -> tuple[tuple[str, str], ...]:
+    return tuple((heading or title, text) for heading, text in merge_sections(title, body))
 
 
 def plain(markdown: str) -> str:
@@ -98,6 +105,7 @@ def fit(text: str, limit: int = SECTION_CHARS) -> tuple[str, bool]:
     return text[: cut if cut > 0 else limit].rstrip(" ,;:") + " …", False
 
 
+@lru_cache(maxsize=_CACHED)
 def make_section(heading: str, markdown: str, limit: int = SECTION_CHARS) -> Section:
     text, complete = fit(plain(markdown), limit)
     return Section(heading, anchor(heading), text, complete)
@@ -124,6 +132,7 @@ class Weights:
 WEIGHTS = Weights()
 
 
+@lru_cache(maxsize=_CACHED)
 def is_procedure(markdown: str) -> bool:
     return bool(_STEPS.search(markdown))
 

@@ -4,6 +4,7 @@ follow-up questions searched with the question before them."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,19 @@ def test_a_short_section_is_merged_into_the_next_as_the_chunker_does():
                           "a.md")
     assert [h for h, _ in article_sections(short)] == ["Real section"]
     assert article_sections(short)[0][1].startswith("Note\nTiny.")
+
+
+def test_an_article_changed_in_place_gets_its_new_sections(article):
+    """The parse is kept between turns, keyed by the text: an upserted article with the
+    same id and title but another body is parsed again, not served from before."""
+    article_sections(article)
+    changed = replace(article, body=article.body.replace("## Accounts inactive for more than five years",
+                                                         "## Archived accounts"))
+    assert article_sections(changed)[3][0] == "Archived accounts"
+    assert article_sections(article)[3][0] == "Accounts inactive for more than five years"
+    sections = article_sections(changed)
+    sections.clear()                           # a caller's list is its own
+    assert len(article_sections(changed)) == 4
 
 
 @pytest.mark.parametrize("heading, slug", [
