@@ -185,8 +185,7 @@ def _encode_onnx(model: "onnx_model.OnnxModel", texts: list[str], batch_size: in
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         out[rows] = model.encode([texts[i] for i in rows])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    return onnx_model.unit_vectors(out)
 
 
 QUERY_BATCH = 2            # a query, or a follow-up with its context (Index.search)
