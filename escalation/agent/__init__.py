@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
-from ..admin.desk import act, chosen_agent
 from ..auth import role_required, safe_next
+from ..consoles import act, chosen_agent
 from ..customers import customer_history
 from ..dashboard import NO_FIGURES
 from ..db import db
 from ..errors import ServiceError
+from ..event_streams import event_stream
 from ..figure_snapshots import AGENT_FIGURES_DAYS, page_snapshot
 from ..lifecycle import OPEN_STATUSES, allowed_actions
 from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User
@@ -145,8 +146,6 @@ def resolve(number: str) -> Any:
 @role_required("agent", "admin")
 def ticket_events(number: str) -> Any:
     """The console's live stream: every event of the ticket, internal notes included."""
-    from ..api.conversations import event_stream
-
     item = tickets.get_by_number(db.session, number)
     return event_stream(item.id, include_internal=True)
 
