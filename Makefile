@@ -17,8 +17,8 @@ export TOKENIZERS_PARALLELISM := false
 export OMP_WAIT_POLICY := PASSIVE
 
 # the custom NLU components decide the features and how the model is saved, so a change to
-# them retrains too
-CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain chatbot/care_intent_classifier.py chatbot/care_sentence_featurizer.py -type f 2>/dev/null)
+# them retrains too (the sentence featurizer runs kb_index/onnx_model.py)
+CHATBOT_SRC := $(shell find chatbot/data chatbot/config.yml chatbot/domain.yml chatbot/domain chatbot/care_intent_classifier.py chatbot/care_sentence_featurizer.py kb_index/onnx_model.py -type f 2>/dev/null)
 KB_SRC := $(shell find data/kb -type f -name '*.md' 2>/dev/null)
 WIDGET_SRC := $(shell find widget/src -type f 2>/dev/null) widget/build.mjs widget/package-lock.json
 MODEL := chatbot/models/care.tar.gz

@@ -23,7 +23,7 @@ Loopback only, bounded in time. The script
    statements per request (a ``before_cursor_execute`` listener) and the time of each
    statement of the dashboard separately. Since 0017 the dashboard's and the agents' figures
    come from the worker's snapshot on a desk this size: a separate process does the worker's
-   figure pass (``dashboard.refresh_due``) every ``CARE_FIGURES_REFRESH_SECONDS`` during the
+   figure pass (``figure_snapshots.refresh_due``) every ``CARE_FIGURES_REFRESH_SECONDS`` during the
    measurement (so it competes with the requests for the cores and the database, as the
    worker process on the same machine does), and its durations are printed;
 4. with ``--explain``, prints EXPLAIN (ANALYZE, BUFFERS) of the slowest statements.
@@ -441,14 +441,14 @@ def label(sql: str) -> str:
 
 def _figure_passes(url: str, stop, results) -> None:  # type: ignore[no-untyped-def]
     """The worker process's figure loop: one pass now, then one check a second."""
-    from escalation import dashboard
+    from escalation import figure_snapshots
 
     app = make_app(url)
 
     def one_pass() -> None:
         with app.app_context():
             t0 = time.perf_counter()
-            keys = dashboard.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
+            keys = figure_snapshots.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
             db.session.commit()
             results.put((time.perf_counter() - t0, keys))
 
@@ -460,7 +460,7 @@ def _figure_passes(url: str, stop, results) -> None:  # type: ignore[no-untyped-
 
 @contextmanager
 def worker_figures(url: str) -> Iterator[list[tuple[float, list[str]]]]:
-    """The worker's figure pass (``dashboard.refresh_due``) once now and then every
+    """The worker's figure pass (``figure_snapshots.refresh_due``) once now and then every
     ``FIGURES_REFRESH_SECONDS``, in a separate process with its own app and connections, as
     the worker (``flask --app escalation worker``) is: it competes with the requests for the
     cores and the database, not for this process's GIL. Yields the passes' (seconds, keys

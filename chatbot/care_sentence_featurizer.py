@@ -6,10 +6,14 @@ A sentence-transformers vector places such phrasings near the examples that mean
 and a linear classifier on sentence vectors beside the counts is a strong intent classifier
 on small data (docs/nlu-cross-validation.md).
 
-The vector comes from the model the knowledge base already uses, run the way it runs it
-(`kb_index/onnx_model.py`): the ONNX graph that `python -m kb_index build` converts, its
-weights quantized to int8, the ``tokenizers`` package, ONNX Runtime with one thread; mean
-pooling, then unit length. No torch, no TensorFlow, nothing downloaded.
+The vector comes from the model the knowledge base already uses, run by the knowledge base's
+own runtime (`kb_index/onnx_model.py`'s `OnnxModel`: the ``tokenizers`` package, ONNX Runtime
+with one thread, mean pooling; then unit length) on the ONNX graph that every KB build
+converts, its weights quantized to int8. No torch, no TensorFlow, nothing downloaded.
+That module needs only onnxruntime, tokenizers and numpy, but the ``kb_index`` package around
+it needs FAISS and more, and Rasa's path has the chatbot folder, not the repository root (its
+working directory in `make model`, `make run`, the tests and the commands in chatbot/README.md):
+so the file is loaded from its path, the way careops loads `care_sessions.py` the other way.
 `stage_sentence_model.py` (run by `make model`, in the main environment, which has the
 packaged model) quantizes it and puts the four files it needs in one folder,
 `var/rasa_sentence_model/` by default, because the packaged model's Python package pulls in
@@ -22,11 +26,12 @@ weighs as much as the counts beside it under the classifier's L2 penalty.
 
 from __future__ import annotations
 
-import json
+import hashlib
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -40,9 +45,23 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_FILE = REPO_ROOT / "kb_index" / "onnx_model.py"
 DEFAULT_MODEL_DIR = "var/rasa_sentence_model"
 # what stage_sentence_model.py copies; the ONNX graph returns mean-pooled token vectors
 MODEL_FILES = ("model.onnx", "tokenizer.json", "config.json", "sentence_bert_config.json")
+
+
+def load_runtime() -> ModuleType:
+    """kb_index/onnx_model.py as a module of its own (not the ``kb_index`` package's)."""
+    spec = importlib.util.spec_from_file_location("care_kb_onnx_model", RUNTIME_FILE)
+    if spec is None or spec.loader is None:
+        raise InvalidConfigException(f"CareSentenceFeaturizer: cannot load {RUNTIME_FILE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+onnx_model = load_runtime()
 
 
 def resolve_model_dir(configured: str | None) -> Path:
@@ -51,41 +70,15 @@ def resolve_model_dir(configured: str | None) -> Path:
     return folder if folder.is_absolute() else REPO_ROOT / folder
 
 
-class SentenceEncoder:
-    """tokenizer.json + model.onnx from one folder; `encode` returns unit float32 vectors."""
-
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
-        missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
-        if missing:
-            raise InvalidConfigException(
-                f"The sentence model folder {model_dir} lacks {', '.join(missing)}: run "
-                "`make model` (it converts the knowledge base's embedding model and stages it "
-                "there), or set the featurizer's `model_dir`.")
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        st_config = json.loads((model_dir / "sentence_bert_config.json").read_text())
-        self.tokenizer.enable_truncation(int(st_config.get("max_seq_length", 256)))
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
-        self.dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
-        (vectors,) = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+def open_model(model_dir: Path) -> Any:
+    """The knowledge base's runtime on the staged folder (an error saying how to stage it)."""
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise InvalidConfigException(
+            f"The sentence model folder {model_dir} lacks {', '.join(missing)}: run "
+            "`make model` (it converts the knowledge base's embedding model and stages it "
+            "there), or set the featurizer's `model_dir`.")
+    return onnx_model.OnnxModel(model_dir, model_dir / "model.onnx")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -109,7 +102,7 @@ class CareSentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: dict[str, Any], execution_context: ExecutionContext) -> None:
         super().__init__(execution_context.node_name, config)
         self.scale = float(self._config["scale"])
-        self.encoder = SentenceEncoder(resolve_model_dir(self._config["model_dir"]))
+        self.model = open_model(resolve_model_dir(self._config["model_dir"]))
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -118,12 +111,14 @@ class CareSentenceFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The staged files' sizes and times: `rasa train` must not reuse features cached from
-        another sentence model (its cache keys on config and data, not on files we read)."""
+        """The staged files' sizes and times, and the code that turns text into the vector:
+        `rasa train` must not reuse features cached from another sentence model or runtime
+        (its cache keys on config and data, not on files or code we read)."""
         folder = resolve_model_dir(config.get("model_dir"))
         stats = [(name, path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (name,)
                  for name, path in ((name, folder / name) for name in MODEL_FILES)]
-        return repr(stats)
+        code = hashlib.sha256(RUNTIME_FILE.read_bytes() + Path(__file__).read_bytes()).hexdigest()
+        return repr((stats, code))
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -136,7 +131,7 @@ class CareSentenceFeaturizer(DenseFeaturizer, GraphComponent):
         # (which is how Rasa sees each message). ~1.5 ms a text: 1 s for the training data.
         for message in messages:
             if message.get(TEXT):
-                vector = self.encoder.encode([message.get(TEXT)]) * self.scale
+                vector = onnx_model.unit_vectors(self.model.encode([message.get(TEXT)])) * self.scale
                 message.add_features(Features(vector, FEATURE_TYPE_SENTENCE, TEXT,
                                               self._config[FEATURIZER_CLASS_ALIAS]))
 

@@ -5,7 +5,7 @@ Run in the main environment (it has the packaged all-MiniLM-L6-v2 and kb_index),
 
     .venv/bin/python chatbot/stage_sentence_model.py [TARGET]   # default var/rasa_sentence_model
 
-It converts the model to ONNX if `python -m kb_index build` has not yet (the same cached
+It converts the model to ONNX if no index build has yet (the same cached
 conversion the knowledge base serves, under CARE_EMBEDDING_ONNX_DIR), quantizes its weights
 to int8 (ONNX Runtime's dynamic quantization: a quarter of the size, about a quarter of the CPU
 per message, and intent F1 as good in cross-validation, docs/nlu-cross-validation.md), then

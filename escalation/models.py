@@ -606,7 +606,7 @@ class SlackCursor(Base):
 class FigureSnapshot(Base):
     """Desk figures that are slow to compute on a large desk (the dashboard over a period, the
     agents' CSAT and median times), computed by the worker and read by the pages
-    (``dashboard.snapshot``); ``payload`` is their JSON form."""
+    (``figure_snapshots.snapshot``); ``payload`` is their JSON form."""
 
     __tablename__ = "figure_snapshots"
 

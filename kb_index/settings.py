@@ -25,7 +25,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_runtime", "CARE_EMBEDDING_RUNTIME", "auto",
             "auto: the model's ONNX conversion when built (else sentence-transformers); onnx; torch.", str),
     Setting("embedding_onnx_dir", "CARE_EMBEDDING_ONNX_DIR", "var/embedding_onnx",
-            "Folder of the embedding model's ONNX conversions (made by `python -m kb_index build`).", str),
+            "Folder of the embedding model's ONNX conversions, one per model; every KB index build "
+            "(CLI, service or worker) makes it, in a child process.", str),
     Setting("answer_threshold", "CARE_KB_ANSWER_THRESHOLD", DEFAULT_ANSWER_THRESHOLD,
             "Minimum confidence of the best hit for a search to count as answerable.", float),
     Setting("confidence_score", "CARE_KB_CONFIDENCE_SCORE", "fused",

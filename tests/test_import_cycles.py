@@ -124,3 +124,26 @@ def test_a_function_local_import_counts(tmp_path):
 
 def test_the_checker_sees_a_cycle():
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
+
+
+# one package per audience (STYLE.md); what two of them share lives in a module of its own
+BLUEPRINTS = ("escalation.admin", "escalation.agent", "escalation.api", "escalation.portal", "escalation.public")
+
+
+def blueprint_of(module: str) -> str | None:
+    return next((b for b in BLUEPRINTS if module == b or module.startswith(b + ".")), None)
+
+
+def test_no_blueprint_imports_another():
+    """The agent console took ``act`` from admin/desk.py, the portal and the agent console their
+    event stream from the API's conversations: a change to one audience's routes broke another's."""
+    crossings = sorted(f"{module} -> {target}" for module, targets in graph().items()
+                       for target in targets
+                       if blueprint_of(module) and blueprint_of(target) not in (None, blueprint_of(module)))
+    assert crossings == [], "move what they share into a module outside the blueprints"
+
+
+def test_the_blueprint_rule_sees_a_crossing():
+    assert blueprint_of("escalation.admin.desk") == "escalation.admin"
+    assert blueprint_of("escalation.agent") == "escalation.agent"
+    assert blueprint_of("escalation.apiary") is None and blueprint_of("escalation.consoles") is None

@@ -2,7 +2,6 @@
 merges, and moving an absent agent's tickets in one go (routes of the admin blueprint)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, request, url_for
@@ -10,32 +9,11 @@ from flask_login import current_user
 
 from .. import discard, handoffs, tickets
 from ..auth import role_required
+from ..consoles import act, chosen_agent
 from ..db import db
 from ..errors import ServiceError
 from ..models import Ticket, User
 from . import bp
-
-
-def act(action: Callable[[], str | tuple[str, str]], back: str, *, code: int = 303) -> Any:
-    """Run one use case in a transaction: commit and flash its message (``"success"``, or the
-    category it returns with it), or roll back and flash the error; then redirect to ``back``.
-    The one try/commit/rollback/flash of the consoles (admin and agent)."""
-    try:
-        said = action()
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        message, category = (said, "success") if isinstance(said, str) else said
-        flash(message, category)
-    return redirect(back, code=code)
-
-
-def chosen_agent(field: str = "agent_id") -> User | None:
-    """The agent picked in a form; "queue" (or nothing) means back to the queue."""
-    value = request.form.get(field, "queue")
-    return db.session.get(User, int(value)) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
 
 @bp.post("/tickets/<number>/hand-off")

@@ -7,11 +7,11 @@ from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth import role_required
+from ..consoles import act
 from ..db import db
 from ..mail import outbox as mail_outbox
 from ..models import OUTBOX_STATUSES
 from . import bp
-from .desk import act
 
 
 @bp.get("/outbox")

@@ -7,6 +7,7 @@ from typing import Any
 from flask import render_template, request
 
 from .. import dashboard as figures
+from ..figure_snapshots import AGENT_FIGURES_DAYS, Snapshot, page_snapshot
 from .. import problems
 from .. import queue as ticket_queue
 from ..auth import role_required
@@ -18,13 +19,13 @@ from ..triage import CATEGORIES
 from . import bp
 
 COMPLETED_DAYS = figures.COMPLETED_DAYS
-AGENT_FIGURES = f"agents:{figures.AGENT_FIGURES_DAYS}"  # the snapshot key of the agents' figures
+AGENT_FIGURES = f"agents:{AGENT_FIGURES_DAYS}"  # the snapshot key of the agents' figures
 
 
-def workload(agent_figures: figures.Snapshot | None = None) -> list[dict[str, Any]]:
+def workload(agent_figures: Snapshot | None = None) -> list[dict[str, Any]]:
     """Per agent: ongoing, pending and completed tickets with their figures (see ``dashboard.workload``;
     the figures from ``agent_figures`` or the snapshot)."""
-    agent_figures = agent_figures or figures.page_snapshot(AGENT_FIGURES)
+    agent_figures = agent_figures or page_snapshot(AGENT_FIGURES)
     return figures.workload(db.session, completed_days=COMPLETED_DAYS, figures=agent_figures.value)
 
 
@@ -38,7 +39,7 @@ def queue() -> Any:
     wanted = QueueFilter.from_args(request.args, page=int_from(request.args, "page", default=1, minimum=1,
                                                                      maximum=MAX_PAGE))
     rows, has_next = ticket_queue.page(db.session, wanted)
-    agent_figures = figures.page_snapshot(AGENT_FIGURES)
+    agent_figures = page_snapshot(AGENT_FIGURES)
     return render_template("admin/queue.html", tickets=rows, f=wanted, statuses=STATUSES, priorities=PRIORITIES,
                            categories=CATEGORIES, channels=CHANNELS, sla_filters=ticket_queue.SLA_FILTERS,
                            sorts=ticket_queue.SORTS, agents=figures.agents(db.session),

@@ -10,13 +10,13 @@ from .. import dashboard as figures
 from .. import problems, tickets
 from ..assignment import rank_agents
 from ..auth import role_required
+from ..consoles import act
 from ..customers import customer_history
 from ..db import db
 from ..models import PRIORITIES, User
 from ..numbers import int_from
 from ..triage import CATEGORIES
 from . import bp
-from .desk import act
 
 
 @bp.get("/tickets/<number>")

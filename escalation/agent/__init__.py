@@ -11,12 +11,14 @@ from sqlalchemy import func, select
 
 from .. import problems, tickets
 from .. import queue as ticket_queue
-from ..admin.desk import act, chosen_agent
 from ..auth import role_required, safe_next
+from ..consoles import act, chosen_agent
 from ..customers import customer_history
-from ..dashboard import AGENT_FIGURES_DAYS, NO_FIGURES, page_snapshot
+from ..dashboard import NO_FIGURES
 from ..db import db
 from ..errors import ServiceError
+from ..event_streams import event_stream
+from ..figure_snapshots import AGENT_FIGURES_DAYS, page_snapshot
 from ..lifecycle import OPEN_STATUSES, allowed_actions
 from ..models import CHANNELS, PRIORITIES, STATUSES, Ticket, TicketEvent, User
 from ..queue import MAX_PAGE, QueueFilter
@@ -38,7 +40,7 @@ def my_tickets() -> Any:
                                                                  maximum=MAX_PAGE))
     unassigned = wanted.assignee == "none"
     rows, has_next = ticket_queue.page(db.session, wanted, assignee_id=None if unassigned else current_user.id)
-    figures = page_snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (dashboard.page_snapshot)
+    figures = page_snapshot(f"agents:{FIGURES_DAYS}")  # every agent's, live on a small desk (figure_snapshots.page_snapshot)
     mine = figures.value.get(current_user.id, NO_FIGURES)
     return render_template("agent/my_tickets.html", tickets=rows, open_statuses=OPEN_STATUSES, f=wanted,
                            statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, channels=CHANNELS,
@@ -144,8 +146,6 @@ def resolve(number: str) -> Any:
 @role_required("agent", "admin")
 def ticket_events(number: str) -> Any:
     """The console's live stream: every event of the ticket, internal notes included."""
-    from ..api.conversations import event_stream
-
     item = tickets.get_by_number(db.session, number)
     return event_stream(item.id, include_internal=True)
 

@@ -1,4 +1,4 @@
-"""The bot asks who a widget's signed identity stands for (:mod:`escalation.portal.widget_identity`)."""
+"""The bot asks who a widget's signed identity stands for (:mod:`escalation.widget_identity`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +7,8 @@ from flask import current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import service_token_required
+from .. import widget_identity
 from ..db import db
-from ..portal import widget_identity
 from . import bp
 from .schemas import parse
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from ..attachments import Refusal
 from ..models import Message, OutboxMail, Ticket, TicketEvent, User, utcnow
 from . import alerts, files, messageids, preferences
 from .outbox import enqueue, enqueue_once
-from .render import REPLY_MARKER, Rendered, render
+from .render import render
 
 if TYPE_CHECKING:
     from ..sla import Clock
@@ -85,10 +85,7 @@ def attachments_refused(session: Session, ticket: Ticket, refused: Sequence[Refu
     customer = ticket.customer
     if customer is None or not customer.email:
         return None
-    context = {**_base(ticket), **files.refused_context(ticket, refused), "reply_marker": REPLY_MARKER}
-    rendered = Rendered(subject=f"Files not accepted on {ticket.number}",
-                        text=render_template("mail/attachment_refused.txt", **context).strip() + "\n",
-                        html=render_template("mail/attachment_refused.html", **context))
+    rendered = render("attachment_refused", **_base(ticket), **files.refused_context(ticket, refused))
     return enqueue(session, kind="attachment_refused", ticket=ticket, to_addr=customer.email, rendered=rendered)
 
 

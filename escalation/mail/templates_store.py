@@ -42,6 +42,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
                     "see live (several in one mail)"),
     "resolved": ("Resolved notice", "the customer, with the one-click ratings"),
     "reopened": ("Reopened notice", "the customer, when their message reopens a resolved ticket"),
+    "attachment_refused": ("Files not accepted", "the customer, when their reply by e-mail carried files we "
+                           "refused (sent whatever their preference: it answers their own mail)"),
     "close_warning": ("Auto-close warning", "the customer, CARE_AUTO_CLOSE_NOTICE_DAYS before the auto-close"),
     "closed": ("Closed notice", "the customer, when the worker closes their resolved ticket"),
     "sla_notice": ("SLA notice", "every admin, once when a ticket becomes at risk or breached"),
@@ -77,6 +79,9 @@ VARIABLES: dict[str, dict[str, str]] = {
                         "refused": "files of the customer's mail not accepted (name, reason); may be empty",
                         "portal_url": "the ticket's page in the customer portal",
                         "attachment_limits": "the file types and size accepted, in words"},
+    "attachment_refused": {**_COMMON, "refused": "files of the customer's reply not accepted (name, reason)",
+                           "portal_url": "the ticket's page in the customer portal",
+                           "attachment_limits": "the file types and size accepted, in words"},
     "resolved": {**_CUSTOMER, "rating_links": "the one-click ratings: each has rating (5..1), label and url"},
     "allocated": {**_CUSTOMER, "agent.name": "the agent's name", "agent_first_name": "the agent's first name"},
     "reopened": {**_CUSTOMER, "agent_name": "the assigned agent's name (may be empty)"},
@@ -226,11 +231,12 @@ def sample_context(name: str) -> dict[str, Any]:
         context.update(attachments=(SimpleNamespace(name="invoice <march>.pdf", size="2.4 MB"),
                                     SimpleNamespace(name="screenshot.png", size="380 KB")),
                        attached=False, portal_url=portal)
-    if name == "acknowledgement":
-        context.update(expected_wait="Expect a first reply within about 2 hours: 3 requests are ahead of yours.",
-                       refused=(SimpleNamespace(name="setup <v2>.exe",
+    if name in ("acknowledgement", "attachment_refused"):
+        context.update(refused=(SimpleNamespace(name="setup <v2>.exe",
                                                 reason="we take only .csv, .log, .pdf, .png, .txt files."),),
                        portal_url=portal, attachment_limits=".csv, .log, .pdf, .png, .txt files up to 10 MB each")
+    if name == "acknowledgement":
+        context["expected_wait"] = "Expect a first reply within about 2 hours: 3 requests are ahead of yours."
     if name == "allocated":
         context.update(agent=SimpleNamespace(name="Tim Agent", username="tim", email="tim@support.example.com"),
                        agent_first_name="Tim")

@@ -9,7 +9,7 @@ after signing out.
 
 Rate limits (:mod:`.limits`) and the security headers of the consoles apply to every page.
 A signed-in customer's pages embed the chat widget with a signed identity
-(:mod:`.widget_identity`), so the bot does not ask them their name and e-mail again; their
+(:mod:`escalation.widget_identity`), so the bot does not ask them their name and e-mail again; their
 Content-Security-Policy lets the widget reach the bot (``RASA_URL``) and nothing else.
 """
 from __future__ import annotations
@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 
+from .. import widget_identity
 from ..db import db
 from ..http import CONSOLE_CSP
 from ..models import CustomerAccount
-from . import accounts, widget_identity
+from . import accounts
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "portal"

@@ -13,9 +13,9 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, render
 from sqlalchemy import func, select
 
 from .. import attachments, surveys, tickets
-from ..api.conversations import event_stream
 from ..db import db
 from ..errors import NotFound, ServiceError
+from ..event_streams import event_stream
 from ..lifecycle import OPEN_STATUSES
 from ..models import Attachment, CustomerAccount, Message, Ticket, TicketEvent
 from . import bp, current_customer, customer_required

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 
 from .. import expected_wait, tickets
-from ..api.health import health
 from ..db import db
 from ..errors import NotFound, RateLimited
+from ..health import service_health
 from ..http import error_response, wants_json
 from ..kb import get_index, setting_path
 from ..ratelimit import tracked_number
@@ -24,7 +24,7 @@ def index() -> Any:
 
 @bp.get("/healthz")
 def healthz() -> Any:
-    return health()
+    return service_health()
 
 
 @bp.get("/demo")

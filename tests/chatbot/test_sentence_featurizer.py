@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import scipy.sparse
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # TensorFlow/Keras warn as Rasa's modules load them
+    import care_sentence_featurizer
     from care_intent_classifier import CareLogisticRegressionClassifier
     from care_sentence_featurizer import MODEL_FILES, CareSentenceFeaturizer, resolve_model_dir
     from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -48,6 +50,28 @@ def test_each_text_gets_one_unit_sentence_vector_times_the_scale():
         assert sequence is None  # nothing in the pipeline reads dense sequence features
         assert sentence.features.shape == (1, 384)
         assert np.linalg.norm(sentence.features) == pytest.approx(3.0, rel=1e-4)
+
+
+def test_the_runtime_is_the_knowledge_bases_own_module_without_its_package():
+    """One ONNX runtime for both environments: kb_index/onnx_model.py, loaded from its file
+    (the Rasa environment has neither FAISS nor the repository root on its path)."""
+    root = Path(__file__).resolve().parents[2]
+    assert Path(care_sentence_featurizer.onnx_model.__file__) == root / "kb_index" / "onnx_model.py"
+    assert care_sentence_featurizer.onnx_model.OnnxModel.__module__ == "care_kb_onnx_model"
+
+
+@needs_model
+def test_the_vector_is_the_runtimes_mean_pooled_vector_at_unit_length_times_the_scale():
+    texts = ["where is CR-10482?", "cya", "my parcel has not arrived and " * 120]  # last: truncated
+    messages = [Message(data={"text": t}) for t in texts]
+    featurizer(scale=4.0).process(messages)
+    # an OnnxModel of a freshly loaded copy of the module: the featurizer adds only the norm
+    runtime = care_sentence_featurizer.load_runtime()
+    model = runtime.OnnxModel(MODEL_DIR, MODEL_DIR / "model.onnx")
+    for text, message in zip(texts, messages):
+        (pooled,) = model.encode([text])
+        assert np.array_equal(sentence_vector(message), 4.0 * runtime.unit_vectors(pooled[None])[0])
+        assert np.allclose(sentence_vector(message), 4.0 * pooled / np.linalg.norm(pooled), atol=1e-6)
 
 
 @needs_model
@@ -126,4 +150,14 @@ def test_another_sentence_model_changes_the_training_cache_key(tmp_path):
     before = CareSentenceFeaturizer.fingerprint_addon(config)
     assert CareSentenceFeaturizer.fingerprint_addon(config) == before
     (tmp_path / "model.onnx").write_bytes((MODEL_DIR / "model.onnx").read_bytes()[:-1])
+    assert CareSentenceFeaturizer.fingerprint_addon(config) != before
+
+
+def test_another_runtime_changes_the_training_cache_key(tmp_path, monkeypatch):
+    """The code that makes the vector counts too: it lives in kb_index, outside chatbot/."""
+    config = {"model_dir": str(tmp_path)}
+    before = CareSentenceFeaturizer.fingerprint_addon(config)
+    runtime = tmp_path / "onnx_model.py"
+    runtime.write_bytes(care_sentence_featurizer.RUNTIME_FILE.read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(care_sentence_featurizer, "RUNTIME_FILE", runtime)
     assert CareSentenceFeaturizer.fingerprint_addon(config) != before

@@ -19,6 +19,16 @@ from ..databases import test_database
 SERVICE_TOKEN = "test-service-token"
 DEMO_PASSWORD = "demo-password-1"
 
+TRACK_ORDER_ARTICLE = """---
+id: track-order
+title: Track your order
+audience: public
+area: orders-delivery
+---
+# Track your order
+Open My orders and choose Track to see where your parcel is.
+"""
+
 
 def make_app(database_url: str, attachments_dir: Path | None = None) -> Flask:
     app = create_app({
@@ -48,6 +58,15 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         app = make_app(url, tmp_path / "attachments")  # never the instance folder of the checkout
         yield app
         app.extensions["care_engine"].dispose()
+
+
+@pytest.fixture
+def track_order_kb(tmp_path: Path) -> Path:
+    """A KB source folder with one public article, ``track-order`` (about parcels)."""
+    source = tmp_path / "kb"
+    source.mkdir()
+    (source / "track-order.md").write_text(TRACK_ORDER_ARTICLE)
+    return source
 
 
 @pytest.fixture

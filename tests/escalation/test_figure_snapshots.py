@@ -1,7 +1,7 @@
 """The dashboard's and the agents' figures from the worker's snapshot (issue 15, migration 0017).
 
 On a desk past ``CARE_FIGURES_LIVE_TICKETS`` tickets the pages read the figures the worker
-computed (``dashboard.refresh_due``) and say "as of HH:MM"; the snapshot must be the same
+computed (``figure_snapshots.refresh_due``) and say "as of HH:MM"; the snapshot must be the same
 figures a direct computation gives, and a small desk keeps computing them in the request.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from escalation import dashboard
+from escalation import dashboard, figure_snapshots
 from escalation.db import db
 from escalation.models import FigureSnapshot, User, utcnow
 from escalation.worker import figures_pass
@@ -35,23 +35,23 @@ def test_snapshots_hold_the_same_figures_as_a_direct_computation(app, client, bo
     desk_with_figures(app, client, bot_headers)
     now = utcnow()
     with app.app_context():
-        refreshed = dashboard.refresh_due(db.session, refresh_seconds=60, now=now)
+        refreshed = figure_snapshots.refresh_due(db.session, refresh_seconds=60, now=now)
         db.session.commit()
         assert refreshed == ["agents:30", "dashboard:14", "dashboard:30", "dashboard:90"]
         for days in (14, 30, 90):
-            snap = dashboard.snapshot(db.session, f"dashboard:{days}", live_tickets=0, refresh_seconds=60, now=now)
+            snap = figure_snapshots.snapshot(db.session, f"dashboard:{days}", live_tickets=0, refresh_seconds=60, now=now)
             assert snap.as_of == now
             assert snap.value == dashboard.build(db.session, days=days, now=now)
         direct = dashboard.agent_figures(db.session, now - timedelta(days=30))
-        snap = dashboard.snapshot(db.session, "agents:30", live_tickets=0, refresh_seconds=60, now=now)
+        snap = figure_snapshots.snapshot(db.session, "agents:30", live_tickets=0, refresh_seconds=60, now=now)
         assert snap.value == dashboard.period_figures(db.session, now - timedelta(days=30))
         tim = db.session.scalar(select(User.id).where(User.username == "tim"))
         assert snap.value[tim] == replace(direct[tim], completed=2)  # the workload table's "completed"
         assert snap.value[tim].csat_average == 3.0 and snap.value[tim].csat_count == 2
         assert snap.value[tim].median_resolution is not None
         # nothing due a moment later; everything again once a refresh interval has passed
-        assert dashboard.refresh_due(db.session, refresh_seconds=60, now=now + timedelta(seconds=30)) == []
-        assert len(dashboard.refresh_due(db.session, refresh_seconds=60, now=now + timedelta(seconds=61))) == 4
+        assert figure_snapshots.refresh_due(db.session, refresh_seconds=60, now=now + timedelta(seconds=30)) == []
+        assert len(figure_snapshots.refresh_due(db.session, refresh_seconds=60, now=now + timedelta(seconds=61))) == 4
 
 
 def test_a_large_desk_shows_the_snapshot_with_its_time_until_the_worker_refreshes_it(app, client, bot_headers, auth):
@@ -87,7 +87,7 @@ def test_a_stale_snapshot_is_recomputed_in_the_request(app, client, bot_headers,
     opened = resolved_ticket(app, client, bot_headers, key="later")
     client.post(f"/api/v1/conversations/{opened['token']}/survey", json={"rating": 1})
     with app.app_context():
-        old = utcnow() - timedelta(seconds=60 * dashboard.STALE_REFRESHES + 1)
+        old = utcnow() - timedelta(seconds=60 * figure_snapshots.STALE_REFRESHES + 1)
         db.session.execute(FigureSnapshot.__table__.update().values(computed_at=old))
         db.session.commit()
     assert "3.0 / 5" in client.get("/admin/").get_data(as_text=True)
@@ -117,11 +117,11 @@ def test_another_period_is_computed_by_its_page_and_kept_not_refreshed_by_the_wo
     with app.app_context():
         stored = db.session.get(FigureSnapshot, "dashboard:120")
         assert stored is not None
-        assert dashboard._load("dashboard:120", stored.payload) == dashboard.build(
+        assert figure_snapshots._load("dashboard:120", stored.payload) == dashboard.build(
             db.session, days=120, now=stored.computed_at)
         db.session.execute(FigureSnapshot.__table__.update().values(computed_at=utcnow() - timedelta(seconds=61)))
         db.session.commit()
-        assert "dashboard:120" not in dashboard.refresh_due(db.session, refresh_seconds=60)
+        assert "dashboard:120" not in figure_snapshots.refresh_due(db.session, refresh_seconds=60)
 
 
 # --- one table of snapshot kinds, read by every console through one function -----------------
@@ -131,23 +131,23 @@ def test_every_kind_of_snapshot_is_one_row_and_round_trips(app, client, bot_head
     desk_with_figures(app, client, bot_headers)
     now = utcnow()
     with app.app_context():
-        assert sorted(dashboard.SNAPSHOT_KINDS) == ["agents", "dashboard"]
-        for kind in dashboard.SNAPSHOT_KINDS:
+        assert sorted(figure_snapshots.SNAPSHOT_KINDS) == ["agents", "dashboard"]
+        for kind in figure_snapshots.SNAPSHOT_KINDS:
             key = f"{kind}:7"
-            value = dashboard.refresh(db.session, key, now=now)
-            assert value == dashboard.SNAPSHOT_KINDS[kind].compute(db.session, 7, now)
-            assert dashboard._load(key, db.session.get(FigureSnapshot, key).payload) == value
+            value = figure_snapshots.refresh(db.session, key, now=now)
+            assert value == figure_snapshots.SNAPSHOT_KINDS[kind].compute(db.session, 7, now)
+            assert figure_snapshots._load(key, db.session.get(FigureSnapshot, key).payload) == value
 
 
 @pytest.mark.parametrize("key", ["queue:30", "agents", "dashboard:x", ":14"])
 def test_a_key_of_no_kind_is_refused_not_guessed(app, key):
     with app.app_context(), pytest.raises(ValueError, match="no figure snapshot"):
-        dashboard.refresh(db.session, key)
+        figure_snapshots.refresh(db.session, key)
 
 
 def test_the_consoles_read_figures_through_the_figures_module_not_another_blueprint():
     """The agent console took its snapshot wrapper from admin/dashboard.py: one blueprint
-    importing another's route module. Every page uses ``dashboard.page_snapshot`` instead."""
+    importing another's route module. Every page uses ``figure_snapshots.page_snapshot`` instead."""
     root = Path(__file__).resolve().parents[2] / "escalation"
     importers = []
     for path in root.rglob("*.py"):
@@ -158,4 +158,4 @@ def test_the_consoles_read_figures_through_the_figures_module_not_another_bluepr
                     and path.parent.name == "admin":
                 importers.append(path.relative_to(root).as_posix())
     assert importers == []
-    assert callable(dashboard.page_snapshot)
+    assert callable(figure_snapshots.page_snapshot)

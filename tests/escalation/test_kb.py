@@ -8,26 +8,15 @@ import pytest
 
 from escalation import kb
 
-ARTICLE = """---
-id: track-order
-title: Track your order
-audience: public
-area: orders-delivery
----
-# Track your order
-Open My orders and choose Track to see where your parcel is.
-"""
-
 
 @pytest.mark.model
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
-def test_the_service_rebuilding_the_index_converts_the_model(app, tmp_path: Path, monkeypatch, damage):
+def test_the_service_rebuilding_the_index_converts_the_model(app, track_order_kb: Path, tmp_path: Path,
+                                                            monkeypatch, damage):
     onnx_dir = tmp_path / "onnx"
     monkeypatch.setenv("CARE_EMBEDDING_ONNX_DIR", str(onnx_dir))
     monkeypatch.delenv("CARE_EMBEDDING_RUNTIME", raising=False)  # auto: ONNX when converted
-    source, target = tmp_path / "kb", tmp_path / "index"
-    source.mkdir()
-    (source / "track-order.md").write_text(ARTICLE)
+    source, target = track_order_kb, tmp_path / "index"
     if damage == "corrupt":
         target.mkdir()
         (target / "manifest.json").write_text("{not json")

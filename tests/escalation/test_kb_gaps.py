@@ -13,16 +13,6 @@ from escalation import kb_gaps, tickets
 from escalation.db import db
 from escalation.models import BotOutcome, Ticket, User, utcnow
 
-ARTICLE = """---
-id: track-order
-title: Track your order
-audience: public
-area: orders-delivery
----
-# Track your order
-Open My orders and choose Track to see where your parcel is.
-"""
-
 CRYPTO = ["Can I pay with bitcoin?", "do you accept crypto currency payments", "is bitcoin accepted as a payment method"]
 DAMAGED = ["My parcel arrived damaged", "the package I received is broken", "the item was damaged in delivery"]
 
@@ -43,13 +33,10 @@ def test_the_draft_starts_from_the_questions_and_the_resolutions():
 
 
 @pytest.fixture
-def real_kb(app, tmp_path: Path):
+def real_kb(app, track_order_kb: Path, tmp_path: Path):
     from kb_index import Embedder
 
-    source = tmp_path / "kb"
-    source.mkdir()
-    (source / "track-order.md").write_text(ARTICLE)
-    app.config.update(KB_SOURCE_DIR=str(source), KB_INDEX_DIR=str(tmp_path / "index"))
+    app.config.update(KB_SOURCE_DIR=str(track_order_kb), KB_INDEX_DIR=str(tmp_path / "index"))
     app.extensions["care_kb_embedder"] = Embedder()
     return app
 

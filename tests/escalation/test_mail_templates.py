@@ -240,6 +240,8 @@ def test_the_sample_and_the_docs_offer_every_variable_the_shipped_template_uses(
                          "https://care.example.com/portal/tickets/CR-10042"]),
     ("agent_reply", ["invoice <march>.pdf (2.4 MB)", "screenshot.png", "too large together",
                      "https://care.example.com/portal/tickets/CR-10042"]),
+    ("attachment_refused", ["setup <v2>.exe", "we take only .csv", "files up to 10 MB each",
+                            "https://care.example.com/portal/tickets/CR-10042"]),
 ])
 def test_the_preview_of_the_shipped_template_shows_the_files(app, client, auth, name, shown):
     """The refused files of the acknowledgement, the files of a reply: shown, not blanks or an error."""
@@ -276,6 +278,32 @@ def test_an_edited_acknowledgement_names_the_refused_files_escaped(app, client, 
     assert text.startswith(f"{number}: refused [<img src=x>.exe: we take only ")
     assert f"add them at http://care.test/portal/tickets/{number} (" in text and "MB each)" in text
     assert "<li>&lt;img src=x&gt;.exe</li>" in html and "<img" not in html
+    assert f'<a href="http://care.test/portal/tickets/{number}">portal</a>' in html
+
+
+def test_an_edited_refused_files_notice_answers_a_reply_by_mail_escaped(app, client, auth, smtp_server):
+    """The notice to a customer's reply whose files were refused is edited like the other mails."""
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_SECURITY="none")
+    auth.login()
+    response = client.post("/admin/mail-templates/attachment_refused", data={
+        "action": "save", "subject": "{{ ticket.number }}: {{ refused|length }} file(s) refused",
+        "text": "{% for r in refused %}[{{ r.name }}: {{ r.reason }}]{% endfor %} add them at {{ portal_url }}",
+        "html": "<ul>{% for r in refused %}<li>{{ r.name }}</li>{% endfor %}</ul>"
+                "<a href=\"{{ portal_url }}\">portal</a> {{ attachment_limits }}"}, follow_redirects=True)
+    assert response.status_code == 200 and "is saved" in response.get_data(as_text=True)
+    with app.app_context():
+        number = inbound.receive_and_commit(db.session, mail_with([])).number
+        reply = mail_with([("<img src=x>.exe", EXE, "application/octet-stream")], subject=f"Re: [{number}] Broken",
+                          message_id="<laura-refused-2@mail.example.com>")
+        assert inbound.receive_and_commit(db.session, reply).outcome == "appended"
+    sent = run_pass(app, "w1")["mail_sent"]
+    [arrived] = [m for m in smtp_server.wait_for(sent) if "refused" in m.message["Subject"]]
+    assert arrived.message["Subject"] == f"{number}: 1 file(s) refused"
+    text = arrived.message.get_body(("plain",)).get_content()
+    html = arrived.message.get_body(("html",)).get_content()
+    assert text.startswith("[<img src=x>.exe: we take only ")
+    assert text.rstrip().endswith(f"add them at http://care.test/portal/tickets/{number}")
+    assert "<li>&lt;img src=x&gt;.exe</li>" in html and "<img" not in html and "MB each" in html
     assert f'<a href="http://care.test/portal/tickets/{number}">portal</a>' in html
 
 

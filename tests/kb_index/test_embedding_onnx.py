@@ -141,3 +141,33 @@ def test_build_converts_the_model_first(tmp_path: Path, monkeypatch) -> None:
     (source / "a.md").write_text("---\nid: a\ntitle: A\naudience: public\n---\n\nSome text about refunds.\n")
     building.build(source, tmp_path / "index", Converting())
     assert calls == [0]
+
+
+# what kb_index/onnx_model.py may import at module level: the Rasa environment loads the file
+# on its own for the intent classifier's sentence feature (chatbot/care_sentence_featurizer.py)
+RASA_SAFE_IMPORTS = {"__future__", "hashlib", "json", "logging", "os", "tempfile", "warnings",
+                     "pathlib", "numpy"}
+
+
+def test_the_serving_runtime_imports_nothing_of_kb_index_nor_beyond_numpy() -> None:
+    import ast
+
+    tree = ast.parse(Path(onnx_model.__file__).read_text())
+    top = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import: the file must load outside its package"
+            top.add((node.module or "").split(".")[0])
+    assert top <= RASA_SAFE_IMPORTS
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative and not any(isinstance(n, ast.ImportFrom) and (n.module or "").startswith("kb_index")
+                                     for n in ast.walk(tree))
+
+
+def test_unit_vectors_scale_rows_to_length_one_and_leave_zero_rows_zero() -> None:
+    vectors = np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float64)
+    unit = onnx_model.unit_vectors(vectors)
+    assert unit.dtype == np.float32
+    assert np.allclose(unit, [[0.6, 0.8], [0.0, 0.0]])

@@ -3,7 +3,7 @@
 At 1,000,000 tickets the agents' CSAT and median times were ~55 ms of every queue request and
 the 90-day dashboard 377 ms (``bench/bench_tickets_pg.py``). The worker now computes them every
 ``CARE_FIGURES_REFRESH_SECONDS`` into this table; the pages read one row and say "as of HH:MM"
-(``dashboard.snapshot``). A small desk still computes them in the request.
+(``figure_snapshots.snapshot``). A small desk still computes them in the request.
 
 Revision ID: 0017
 Revises: 0016

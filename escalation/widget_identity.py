@@ -18,8 +18,8 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from ..errors import ValidationFailed
-from ..models import CustomerAccount
+from .errors import ValidationFailed
+from .models import CustomerAccount
 
 SALT = "care-widget-identity"
 
