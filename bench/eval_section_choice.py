@@ -21,9 +21,10 @@ figure of the weights in use is the passage accuracy@1 that ``eval`` prints.
 ``--cache FILE`` keeps the collected evidence (a pickle; delete it after the KB, the
 index or the eval set changes), so trying other grids costs no embedding; ``--misses``
 lists the questions whose first article is right and whose shown section is not gold.
-``--section-text-vectors`` measures the choice with each section's heading and text
-embedded without the article's title and tags instead of the index's chunk vectors (not
-shipped: the index would need a second vector per section chunk).
+The choice scores each section by the cosine of the question with the index's *section
+vectors* (its heading and text embedded without the article's title and tags);
+``--chunk-vectors`` measures it with the chunks' own vectors instead (title and tags
+first), as it was before the index kept section vectors.
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ GRID = {"keyword": (0.0, 0.1, 0.2, 0.3, 0.4), "steps": (0.0, 0.05, 0.1, 0.15),
 
 
 def collect(index, questions: list[dict]) -> list[tuple | None]:
-    """Per labelled question: (evidence, gold anchors, each candidate chunk's heading and
-    text, the question's vector) when the first article is right, else None (a miss
+    """Per labelled question: (evidence, gold anchors, each candidate chunk's vector in the
+    FAISS store, the question's vector) when the first article is right, else None (a miss
     whatever the weights)."""
     labelled = [q for q in questions if q.get("sections")]
     vectors = index.embedder.encode([index.correct(q["question"]) for q in labelled])
@@ -64,21 +65,17 @@ def collect(index, questions: list[dict]) -> list[tuple | None]:
         first = ranked[0].article_id
         gold = [s.split("#", 1)[1] for s in q["sections"] if s.split("#", 1)[0] == first]
         evidence = index.section_evidence(ranked[0], q["question"], vector)
-        chunks = [index._row_chunks[r] for r in index._section_rows.get(first, [])]
-        texts = [f"{h}\n{c.text}" for h, c in zip(evidence.headings if evidence else [], chunks)]
-        out.append((evidence, gold, texts, vector))
+        chunk_vectors = index._store.vectors(index._section_rows.get(first, []))
+        out.append((evidence, gold, chunk_vectors, vector))
     return out
 
 
-def with_section_text_vectors(items: list[list], embedder) -> list[list]:
-    """The same evidence with each chunk's cosine taken with its section heading and text
-    embedded alone, without the article's title and tags that the index's vector of the
-    chunk starts with (docs/kb_index.md, "Answers": the lead of the fourth round)."""
-    texts = sorted({t for index_items in items for item in index_items if item for t in item[2]})
-    vectors = dict(zip(texts, embedder.encode(texts)))
+def with_chunk_vectors(items: list[list]) -> list[list]:
+    """The same evidence with each section's cosine taken with its chunk's vector (the
+    article's title and tags, then the section) instead of its section vector."""
     return [[None if item is None or item[0] is None else
-             (replace(item[0], cosine=np.array([vectors[t] @ item[3] for t in item[2]], dtype=np.float32)),
-              *item[1:]) for item in index_items] for index_items in items]
+             (replace(item[0], cosine=(item[2] @ item[3]).astype(np.float32)), *item[1:])
+             for item in index_items] for index_items in items]
 
 
 def right(items, weights: Weights) -> np.ndarray:
@@ -110,9 +107,9 @@ def main() -> None:
                         help="pickle of the collected evidence: read when it exists, else written")
     parser.add_argument("--misses", action="store_true",
                         help="list the right-article, wrong-section questions (weights in use)")
-    parser.add_argument("--section-text-vectors", action="store_true",
-                        help="score with the cosine of each section's heading and text embedded "
-                             "without the article's title and tags (embeds them, ~600 texts)")
+    parser.add_argument("--chunk-vectors", action="store_true",
+                        help="score with the chunks' vectors (title and tags first) instead of "
+                             "the index's section vectors")
     args = parser.parse_args()
     questions = load_questions(args.questions)
     names = ("as shipped", "imported as is")
@@ -126,8 +123,8 @@ def main() -> None:
         items = [collect(index, questions) for index in (shipped, imported)]
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps(items))
-    if args.section_text_vectors:
-        items = with_section_text_vectors(items, open_index(args.index, source_dir=args.source).embedder)
+    if args.chunk_vectors:
+        items = with_chunk_vectors(items)
     if args.misses:
         print_misses([q for q in questions if q.get("sections")], items, names)
     grid = {name: values if args.only is None or name in args.only else (getattr(WEIGHTS, name),)

@@ -28,7 +28,7 @@ from .articles import Article, load_articles
 from .chunking import Chunk, chunk_article
 from .embedding import Embedder
 from .errors import IndexCorrupt, IndexIncompatible
-from .index import Index
+from .index import Index, embed_chunks
 from .store import VectorStore
 
 log = logging.getLogger(__name__)
@@ -206,21 +206,25 @@ def _build_locked(articles: list[Article], index_dir: Path, embedder, show_progr
         return old, _report(report_lists, len(kept), 0, old, False, started)
 
     row_chunks: list[Chunk] = []
-    parts: list[np.ndarray] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []     # (chunk vectors, section vectors)
     if old is not None and kept:
-        reused, reused_vectors = old.chunks_of(set(kept))
+        reused, *reused_vectors = old.chunks_of(set(kept))
         row_chunks.extend(reused)
-        parts.append(reused_vectors)
+        parts.append(tuple(reused_vectors))
     new_chunks = [(a, c) for a in todo for c in chunk_article(a, **chunking)]
+    dimension = old.dimension if old else embedder.dimension
     if new_chunks:
-        parts.append(_embed(embedder, [c.embed_text(a) for a, c in new_chunks], show_progress))
+        parts.append(embed_chunks(lambda texts: _embed(embedder, texts, show_progress), new_chunks,
+                                  dimension))
         row_chunks.extend(c for _, c in new_chunks)
-    dimension = parts[0].shape[1] if parts else (old.dimension if old else embedder.dimension)
-    vectors = np.vstack(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+    dimension = parts[0][0].shape[1] if parts else dimension
+    vectors, sections = ((np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])) if parts
+                         else (np.zeros((0, dimension), dtype=np.float32),) * 2)
     store = VectorStore.from_vectors(vectors, dimension, int(settings.get("hnsw_threshold")),
                                      int(settings.get("hnsw_ef_search")))
     all_articles = {**kept, **{a.id: a for a in todo}}
-    index = Index(index_dir, embedder, store, all_articles, row_chunks, **index_options, **chunking)
+    index = Index(index_dir, embedder, store, all_articles, row_chunks, sections,
+                  **index_options, **chunking)
     index.save()
     log.info("built %s: %d articles, %d chunks (%d embedded, %d reused)", index_dir,
              len(all_articles), len(row_chunks), len(new_chunks), len(row_chunks) - len(new_chunks))

@@ -49,6 +49,14 @@ class Chunk:
             head += f" ({', '.join(article.tags)})"
         return f"{head}\n{self.text}".strip()
 
+    def section_text(self, article: Article) -> str | None:
+        """Text of the chunk's *section vector*: its heading and text, without the article's
+        title and tags that :meth:`embed_text` starts with (the section choice compares
+        sections of one article, which all share those); None for a question."""
+        if self.kind == "question":
+            return None
+        return f"{self.heading or article.title}\n{self.text}"
+
 
 def split_sections(body: str) -> list[tuple[str, str]]:
     """``[(heading, text), ...]`` in order; the top ``# title`` heading keeps its text."""

@@ -50,7 +50,8 @@ class Index:
     """Use :func:`kb_index.open_index` or :func:`kb_index.build` rather than this directly."""
 
     def __init__(self, index_dir: Path | None, embedder, store: VectorStore,
-                 articles: dict[str, Article], row_chunks: list[Chunk | None], *,
+                 articles: dict[str, Article], row_chunks: list[Chunk | None],
+                 sections: np.ndarray, *,
                  answer_threshold: float | None = None, fusion: str = DEFAULT_FUSION,
                  confidence_score: str | None = None,
                  chunk_chars: int | None = None, chunk_overlap: int | None = None) -> None:
@@ -68,19 +69,20 @@ class Index:
         self._write_lock = threading.Lock()
         self._lock = threading.Lock()
         self._generation: int | None = None     # of the files this state was loaded from
-        self._set_state(store, dict(articles), list(row_chunks))
+        self._set_state(store, dict(articles), list(row_chunks), sections)
 
     # ---- state ----------------------------------------------------------------------
 
     def _set_state(self, store: VectorStore, articles: dict[str, Article],
-                   row_chunks: list[Chunk | None], keyword: tuple | None = None,
-                   add: np.ndarray | None = None) -> None:
+                   row_chunks: list[Chunk | None], sections: np.ndarray,
+                   keyword: tuple | None = None, add: np.ndarray | None = None) -> None:
         """Switch to a new state; ``add`` vectors are appended to ``store`` in the same
-        locked step, so no search ever sees the store and the tables disagree."""
+        locked step, so no search ever sees the store and the tables disagree.
+        ``sections``: each row's section vector (:func:`embed_chunks`), ``add``'s included."""
         adding = 0 if add is None else len(add)
-        if store.n_rows + adding != len(row_chunks):
-            raise IndexCorrupt(f"vector index has {store.n_rows + adding} rows, "
-                               f"chunk table {len(row_chunks)}")
+        if store.n_rows + adding != len(row_chunks) or len(sections) != len(row_chunks):
+            raise IndexCorrupt(f"vector index has {store.n_rows + adding} rows, section vectors "
+                               f"{len(sections)}, chunk table {len(row_chunks)}")
         row_article = [c.article_id if c is not None else None for c in row_chunks]
         internal = np.array([a is not None and articles[a].audience == "internal"
                              for a in row_article], dtype=bool)
@@ -108,6 +110,7 @@ class Index:
             if add is not None:
                 store.add(add)
             self._store, self._articles, self._row_chunks = store, articles, row_chunks
+            self._sections = sections
             self._row_article, self._internal, self._alive = row_article, internal, alive
             self._employee = employee
             self._question_rows, self._first_section = question_rows, first_section
@@ -130,12 +133,14 @@ class Index:
     def dimension(self) -> int:
         return self._store.dimension
 
-    def chunks_of(self, article_ids: set[str]) -> tuple[list[Chunk], np.ndarray]:
-        """The live chunks of ``article_ids`` and their vectors (for incremental builds)."""
+    def chunks_of(self, article_ids: set[str]) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
+        """The live chunks of ``article_ids``, their vectors and their section vectors
+        (for incremental builds)."""
         with self._lock:
             rows = [i for i, c in enumerate(self._row_chunks)
                     if c is not None and c.article_id in article_ids]
-            return [self._row_chunks[i] for i in rows], self._store.all_vectors()[rows]
+            return ([self._row_chunks[i] for i in rows], self._store.all_vectors()[rows],
+                    self._sections[rows])
 
     def __len__(self) -> int:
         return len(self._articles)
@@ -288,14 +293,15 @@ class Index:
             return None
         headings = [self._row_chunks[r].heading or article.title for r in rows]
         answered = self._answered_rows.get(article.id, [])
-        if vector is not None:       # one fetch for the sections' and the questions' vectors
-            similar = self._store.vectors(rows + answered) @ np.asarray(vector, dtype=np.float32)
+        if vector is not None:       # the section vectors, not the chunks' (docs/kb_index.md, "Answers")
+            vector = np.asarray(vector, dtype=np.float32)
+            cosine = self._sections[rows] @ vector
+            similar = self._store.vectors(answered) @ vector
         else:
-            similar = np.zeros(len(rows) + len(answered), np.float32)
-        cosine = similar[: len(rows)]
+            cosine = np.zeros(len(rows), np.float32)
         keyword = np.array([ranked.keyword_rows.get(r, 0.0) for r in rows], dtype=np.float32)
         procedure = np.array([is_procedure(markdown.get(h, "")) for h in headings], dtype=np.float32)
-        support = (question_support(similar[len(rows):],
+        support = (question_support(similar,
                                     [self._row_chunks[r].heading for r in answered], headings)
                    if answered and vector is not None else np.zeros(len(rows), np.float32))
         intro = article.title if article.title in markdown else ""   # "": it has none
@@ -310,10 +316,11 @@ class Index:
         if not isinstance(article, Article):
             raise KBError(f"upsert_article takes an Article, got {type(article).__name__}")
         chunks = chunk_article(article, self.chunk_chars, self.chunk_overlap)
-        vectors = self.embedder.encode([c.embed_text(article) for c in chunks])
+        vectors, sections = embed_chunks(self.embedder.encode, [(article, c) for c in chunks],
+                                         self.dimension)
         with self._write_lock, self._folder_lock():
             self._reload_if_changed()
-            self._change(article.id, article, chunks, vectors)
+            self._change(article.id, article, chunks, vectors, sections)
 
     def delete_article(self, article_id: str) -> bool:
         """Remove an article; returns whether it was there."""
@@ -321,7 +328,7 @@ class Index:
             self._reload_if_changed()
             if article_id not in self._articles:
                 return False
-            self._change(article_id, None, [], None)
+            self._change(article_id, None, [], None, None)
             return True
 
     def refresh(self) -> bool:
@@ -341,14 +348,14 @@ class Index:
             return False
         other = Index.load(self.index_dir, self.embedder, answer_threshold=self.answer_threshold,
                            fusion=self.fusion, confidence_score=self.confidence_score)
-        self._set_state(other._store, other._articles, other._row_chunks,
+        self._set_state(other._store, other._articles, other._row_chunks, other._sections,
                         keyword=(other._keyword, other._keyword_rows, other._speller))
         self._generation = other._generation
         log.info("%s: reloaded generation %s", self.index_dir, self._generation)
         return True
 
     def _change(self, article_id: str, article: Article | None, chunks: list[Chunk],
-                vectors: np.ndarray | None) -> None:
+                vectors: np.ndarray | None, sections: np.ndarray | None) -> None:
         articles = dict(self._articles)
         row_chunks = [None if c is not None and c.article_id == article_id else c
                       for c in self._row_chunks]
@@ -357,6 +364,7 @@ class Index:
             articles[article.id] = article
             row_chunks.extend(chunks)
         dead = sum(c is None for c in row_chunks)
+        new_sections = [sections] if sections is not None else []
         if dead > COMPACT_RATIO * len(row_chunks):
             live = [i for i, c in enumerate(row_chunks) if c is not None and i < self._store.n_rows]
             old = self._store.all_vectors()[live]
@@ -364,9 +372,10 @@ class Index:
             store = VectorStore.from_vectors(np.vstack(parts), self._store.dimension,
                                              self._store.hnsw_threshold, self._store.ef_search)
             row_chunks = [c for c in row_chunks if c is not None]
-            self._set_state(store, articles, row_chunks)
+            self._set_state(store, articles, row_chunks, np.vstack([self._sections[live], *new_sections]))
         else:
-            self._set_state(self._store, articles, row_chunks, add=vectors)
+            self._set_state(self._store, articles, row_chunks,
+                            np.vstack([self._sections, *new_sections]), add=vectors)
         self.save()
 
     # ---- files ----------------------------------------------------------------------
@@ -388,7 +397,7 @@ class Index:
         the folder lock (``upsert``/``delete`` and ``build`` do)."""
         if self.index_dir is None:
             return
-        articles, row_chunks, store = self._articles, self._row_chunks, self._store
+        articles, row_chunks, store, sections = self._articles, self._row_chunks, self._store, self._sections
 
         def write_articles(path: Path) -> None:
             with open(path, "w", encoding="utf-8") as out:
@@ -403,7 +412,8 @@ class Index:
 
         written = manifest_file.write(self.index_dir, self.manifest_data(),
                                       {"articles": write_articles, "chunks": write_chunks,
-                                       "vectors": store.save})
+                                       "vectors": store.save,
+                                       "sections": lambda path: _save_array(path, sections)})
         self._generation = written["generation"]
 
     @classmethod
@@ -423,7 +433,11 @@ class Index:
             store = VectorStore.load(paths["vectors"], int(data["dimension"]),
                                      int(settings.get("hnsw_threshold")),
                                      int(settings.get("hnsw_ef_search")))
-        except (ValueError, TypeError, KeyError, RuntimeError, KBError) as exc:
+            sections = np.load(paths["sections"], allow_pickle=False)
+            if sections.dtype != np.float32 or sections.shape != (len(row_chunks), store.dimension):
+                raise IndexCorrupt(f"section vectors of shape {sections.shape} ({sections.dtype}) "
+                                   f"for {len(row_chunks)} rows of dimension {store.dimension}")
+        except (ValueError, TypeError, KeyError, RuntimeError, OSError, KBError) as exc:
             raise IndexCorrupt(f"{index_dir}: cannot read the index files ({exc})") from exc
         expected = {a: e["hash"] for a, e in data["articles"].items()}
         if {a.id: a.content_hash() for a in articles.values()} != expected:
@@ -433,9 +447,30 @@ class Index:
         chunking = data.get("chunking", {})
         options.setdefault("chunk_chars", chunking.get("chunk_chars"))
         options.setdefault("chunk_overlap", chunking.get("chunk_overlap"))
-        index = cls(index_dir, embedder, store, articles, row_chunks, **options)
+        index = cls(index_dir, embedder, store, articles, row_chunks, sections, **options)
         index._generation = data.get("generation")
         return index
+
+
+def embed_chunks(encode, pairs: list[tuple[Article, Chunk]], dimension: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of ``pairs``' chunks (:meth:`Chunk.embed_text`) and their section vectors
+    (:meth:`Chunk.section_text`; zeros for questions), from one ``encode`` of both lists."""
+    texts = [c.embed_text(a) for a, c in pairs]
+    section_texts = [(i, c.section_text(a)) for i, (a, c) in enumerate(pairs)]
+    section_texts = [(i, t) for i, t in section_texts if t is not None]
+    if not pairs:
+        empty = np.zeros((0, dimension), dtype=np.float32)
+        return empty, empty.copy()
+    vectors = np.asarray(encode(texts + [t for _, t in section_texts]), dtype=np.float32)
+    sections = np.zeros((len(pairs), vectors.shape[1]), dtype=np.float32)
+    sections[[i for i, _ in section_texts]] = vectors[len(pairs):]
+    return vectors[: len(pairs)], sections
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as out:       # np.save(path) would add ".npy" to another name
+        np.save(out, array, allow_pickle=False)
 
 
 class _ArticleEvidence:

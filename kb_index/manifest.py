@@ -6,6 +6,7 @@ Layout of an index folder::
     articles.<gen>.jsonl   every indexed article (source files and upserted ones)
     chunks.<gen>.jsonl     one line per FAISS row: article id, position, heading, text
     vectors.<gen>.faiss    the FAISS index (faiss.write_index)
+    sections.<gen>.npy     one section vector per FAISS row (zeros for questions and deleted rows)
 
 Each save writes a new generation ``<gen>`` of the data files, then replaces the
 manifest (``os.replace``), then removes the older generation: a crash mid-save leaves
@@ -28,9 +29,9 @@ from typing import Callable, Iterator
 
 from .errors import IndexCorrupt, IndexIncompatible
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: the sections file
 MANIFEST = "manifest.json"
-ROLES = {"articles": "jsonl", "chunks": "jsonl", "vectors": "faiss"}
+ROLES = {"articles": "jsonl", "chunks": "jsonl", "vectors": "faiss", "sections": "npy"}
 
 
 def sha256_file(path: Path) -> str:
@@ -57,6 +58,7 @@ def read(index_dir: Path, verify: bool = True) -> dict:
     required = ("format_version", "model", "dimension", "index_type", "articles", "files")
     if not isinstance(manifest, dict) or any(key not in manifest for key in required):
         raise IndexCorrupt(f"{path}: manifest lacks one of {', '.join(required)}")
+    _check_format(manifest, index_dir)   # an older format lacks files of this one: not corrupt
     paths = {}
     for role in ROLES:
         entry = manifest["files"].get(role)
@@ -75,12 +77,16 @@ def read(index_dir: Path, verify: bool = True) -> dict:
 
 def check_compatible(manifest: dict, model_name: str, where: Path) -> None:
     """:class:`IndexIncompatible` unless the index has this format and model."""
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise IndexIncompatible(f"{where}: index format {manifest['format_version']}, this code "
-                                f"reads format {FORMAT_VERSION}; rebuild it")
+    _check_format(manifest, where)
     if manifest["model"] != model_name:
         raise IndexIncompatible(f"{where}: built with model {manifest['model']!r}, the configured "
                                 f"model is {model_name!r}; rebuild it")
+
+
+def _check_format(manifest: dict, where: Path) -> None:
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexIncompatible(f"{where}: index format {manifest['format_version']}, this code "
+                                f"reads format {FORMAT_VERSION}; rebuild it")
 
 
 def write(index_dir: Path, manifest: dict, writers: dict[str, Callable[[Path], None]]) -> dict:

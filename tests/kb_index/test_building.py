@@ -28,7 +28,7 @@ def test_build_writes_manifest(kb_dir, index_dir, embedder):
     assert set(data["articles"]) == {"reset-password", "locked-out-after-security-update",
                                      "refund-timing", "track-your-order", "manual-unlock-admin"}
     assert all(len(entry["hash"]) == 64 for entry in data["articles"].values())
-    assert set(data["files"]) == {"articles", "chunks", "vectors"}
+    assert set(data["files"]) == {"articles", "chunks", "vectors", "sections"}
     assert all(len(entry["sha256"]) == 64 for entry in data["files"].values())
 
 
@@ -53,7 +53,8 @@ def test_only_changed_and_new_articles_are_reembedded(kb_dir, index_dir, embedde
     assert (report.added, report.changed, report.removed) == (
         ["gift-cards"], ["refund-timing"], ["track-your-order"])
     assert not report.full_rebuild
-    assert embedder.encoded == report.chunks_embedded == 3    # refund-timing: 2, gift-cards: 1
+    assert report.chunks_embedded == 3                         # refund-timing: 2, gift-cards: 1
+    assert embedder.encoded == 2 * 3                           # each chunk and its section
     assert report.chunks_total == first.chunks_total - 2 + 1
     index = open_index(index_dir, embedder=embedder)
     assert index.get_article("track-your-order") is None
@@ -68,7 +69,7 @@ def test_other_model_forces_full_rebuild(kb_dir, index_dir, embedder):
     with pytest.raises(IndexIncompatible, match="another-model"):
         open_index(index_dir, embedder=other)
     report = build(kb_dir, index_dir, other)
-    assert report.full_rebuild and other.encoded == report.chunks_total
+    assert report.full_rebuild and other.encoded == 2 * report.chunks_total   # chunks and sections
     assert open_index(index_dir, embedder=other).dimension == 32
 
 
@@ -139,11 +140,69 @@ def test_other_format_version_is_incompatible(kb_dir, index_dir, embedder):
     assert open_index(index_dir, source_dir=kb_dir, embedder=embedder).search("refund").hits
 
 
+def test_a_format_1_index_without_section_vectors_is_rebuilt(kb_dir, index_dir, embedder):
+    """An index saved before the section vectors (format 1: no sections file) is not corrupt
+    but of another format: refused without a source, rebuilt in full with one."""
+    build(kb_dir, index_dir, embedder)
+    path = index_dir / "manifest.json"
+    data = json.loads(path.read_text())
+    (index_dir / data["files"].pop("sections")["name"]).unlink()
+    data["format_version"] = 1
+    path.write_text(json.dumps(data))
+    assert is_stale(kb_dir, index_dir, embedder)
+    with pytest.raises(IndexIncompatible, match="format 1"):
+        open_index(index_dir, embedder=embedder)
+    report = build(kb_dir, index_dir, embedder)
+    assert report.full_rebuild and not is_stale(kb_dir, index_dir, embedder)
+    assert set(json.loads(path.read_text())["files"]) == set(manifest_file.ROLES)
+
+
+def _section_vectors(index):
+    """{(article id, position): section vector} of every live section chunk of ``index``."""
+    return {(c.article_id, c.position): index._sections[row] for row, c in enumerate(index._row_chunks)
+            if c is not None and c.kind == "section"}
+
+
+def test_section_vectors_are_the_sections_embedded_without_title_and_tags(kb_dir, index_dir, embedder):
+    index = open_index(index_dir, source_dir=kb_dir, embedder=embedder)
+    chunks = [c for c in index._row_chunks if c.kind == "section"]
+    texts = [c.section_text(index.get_article(c.article_id)) for c in chunks]
+    assert all(not t.startswith(index.get_article(c.article_id).title + " / ")
+               for c, t in zip(chunks, texts))
+    expected = dict(zip([(c.article_id, c.position) for c in chunks], embedder.encode(texts)))
+    stored = _section_vectors(open_index(index_dir, embedder=embedder))   # as saved
+    assert stored.keys() == expected.keys()
+    for key, vector in expected.items():
+        assert stored[key] == pytest.approx(vector, abs=1e-6)
+        assert not stored[key] == pytest.approx(index._store.all_vectors()[
+            [r for r, c in enumerate(index._row_chunks) if (c.article_id, c.position) == key][0]])
+    questions = [r for r, c in enumerate(index._row_chunks) if c.kind == "question"]
+    assert not index._sections[questions].any()
+
+
+def test_an_incremental_build_keeps_and_replaces_section_vectors(kb_dir, index_dir, embedder):
+    before = _section_vectors(open_index(index_dir, source_dir=kb_dir, embedder=embedder))
+    path = kb_dir / "billing/refund-timing.md"
+    path.write_text(path.read_text().replace("5 working days", "3 working days"))
+    (kb_dir / "orders/track-order.md").unlink()
+    build(kb_dir, index_dir, embedder)
+    index = open_index(index_dir, embedder=embedder)
+    after = _section_vectors(index)
+    assert not any(key[0] == "track-your-order" for key in after)
+    for key, vector in after.items():
+        chunk = next(c for c in index._row_chunks if (c.article_id, c.position) == key)
+        assert vector == pytest.approx(embedder.encode([chunk.section_text(
+            index.get_article(key[0]))])[0], abs=1e-6)
+        if key[0] != "refund-timing":
+            assert vector == pytest.approx(before[key], abs=1e-6)     # kept, not re-embedded
+
+
 def test_old_generation_files_are_removed(kb_dir, index_dir, embedder):
     build(kb_dir, index_dir, embedder)
     open_index(index_dir, embedder=embedder).delete_article("refund-timing")
     names = sorted(p.name for p in index_dir.iterdir() if p.name != ".lock")
-    assert names == ["articles.2.jsonl", "chunks.2.jsonl", "manifest.json", "vectors.2.faiss"]
+    assert names == ["articles.2.jsonl", "chunks.2.jsonl", "manifest.json", "sections.2.npy",
+                     "vectors.2.faiss"]
 
 
 class Converting(FakeEmbedder):

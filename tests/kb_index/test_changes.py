@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from kb_index import Article, open_index
 
 FIX = Article(id="printer-fix", title="Label printer prints blank labels",
@@ -43,6 +45,44 @@ def test_many_changes_compact_the_vectors(index, index_dir, embedder):
                                      body=f"Refund version {round_} arrives in days."))
     assert index.search("refund version 5").hits[0].snippet.startswith("Refund version 5")
     assert open_index(index_dir, embedder=embedder).manifest_data()["counts"]["rows"] < 20
+
+
+def _section_vector(index, article_id):
+    """The section vectors of ``article_id``'s live section chunks, and what they should be."""
+    rows = index._section_rows[article_id]
+    article = index.get_article(article_id)
+    expected = index.embedder.encode([index._row_chunks[r].section_text(article) for r in rows])
+    return index._sections[rows], expected
+
+
+def test_upsert_and_delete_keep_the_section_vectors_in_step(index, index_dir, embedder):
+    index.upsert_article(FIX)
+    changed = Article(id="refund-timing", title="When will I get my refund?",
+                      body="## Bank transfer\n\nRefunds reach your account within two working days.\n\n"
+                           "## Card\n\nA card refund shows on your statement within a week.")
+    index.upsert_article(changed)
+    for article_id in ("printer-fix", "refund-timing"):
+        stored, expected = _section_vector(index, article_id)
+        assert stored.shape == expected.shape and stored == pytest.approx(expected, abs=1e-6)
+    index.delete_article("printer-fix")
+    for i in range(8):                                   # enough changes to compact the rows
+        index.upsert_article(Article(id="refund-timing", title="Refund", body=f"Refund version {i}."))
+    for reopened in (index, open_index(index_dir, embedder=embedder)):
+        assert "printer-fix" not in reopened._section_rows
+        assert len(reopened._sections) == len(reopened._row_chunks)
+        for article_id in reopened.article_ids():
+            stored, expected = _section_vector(reopened, article_id)
+            assert stored == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_section_choice_scores_the_section_vectors(index):
+    query = "refund to my bank account"
+    vector = index.embedder.encode([index.correct(query)])[0]
+    ranked = index.rank(query, vector=vector)[0]
+    evidence = index.section_evidence(ranked, query, vector)
+    rows = index._section_rows[ranked.article_id]
+    assert evidence.cosine == pytest.approx(index._sections[rows] @ vector, abs=1e-6)
+    assert not evidence.cosine == pytest.approx(index._store.vectors(rows) @ vector, abs=1e-6)
 
 
 def test_changes_while_searching_from_threads(index):

@@ -231,7 +231,7 @@ def test_an_articles_vector_is_the_mean_of_its_chunks_and_follows_changes(index)
     from kb_index.index import _ArticleEvidence
 
     vector = index.embedder.encode(["my refund has not arrived"])[0]
-    _, vectors = index.chunks_of({"refund-timing"})
+    _, vectors, _ = index.chunks_of({"refund-timing"})
     with index._lock:
         evidence = _ArticleEvidence(index, vector, None)
         assert evidence.chunks("refund-timing") == len(vectors) > 1
@@ -247,7 +247,7 @@ def test_an_articles_vector_is_the_mean_of_its_chunks_and_follows_changes(index)
     changed = index.get_article("refund-timing")
     index.upsert_article(type(changed)(id=changed.id, title="Gift wrapping", body="# Gift wrapping\n\nWe wrap "
                                        "presents in recycled paper for a small fee.", audience="public"))
-    _, vectors = index.chunks_of({"refund-timing"})
+    _, vectors, _ = index.chunks_of({"refund-timing"})
     with index._lock:
         assert _ArticleEvidence(index, vector, None).cosine("refund-timing") == pytest.approx(
             float(_unit(vectors.mean(axis=0)) @ vector), abs=1e-5)
