@@ -23,7 +23,8 @@ chunk, below).  Fusion methods (see docs/kb_index.md, "Fusion on every set"):
 Whatever the fusion, the *first* article is one that a retriever put first (within its
 first ``SHORTLIST`` articles): the fusion arbitrates between the retrievers' answers and
 does not promote a third article.  So ``Hit.score`` orders every hit but the first.
-These choices hold on our eval set and on four foreign ones, leaving one set out
+These choices hold on our eval set and on the five other sets `eval` measures (ours imported, COVID-QA,
+HINT3 x 3), leaving one set out
 (bench/eval_fusion.py).
 
 Whether a search is *answerable* is a separate, absolute signal (rank fusion scores
